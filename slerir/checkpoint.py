@@ -1,0 +1,92 @@
+"""Weights on disk: safetensors tensors plus a JSON config, loaded strictly onto the CPU first.
+
+Layout of a weights folder (what the demo ships in ``assets/weights``)::
+
+    model.safetensors   tensors only (never pickle)
+    config.json         {"model": ModelConfig fields, "meta": {...training facts...}}
+
+A single ``.safetensors`` file also works: the config then lives in its string metadata under
+``slerir_config``. No pickle is ever loaded from a weights path.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file, safe_open
+
+from .config import ModelConfig
+from .model import SLERIR
+
+
+class CheckpointError(RuntimeError):
+    """A weights file is missing, corrupt, or does not match this code."""
+
+
+def save_weights(model: SLERIR, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Save to a folder (model.safetensors + config.json)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    cfg = {"model": model.cfg.to_dict(), "meta": meta or {}}
+    save_file(state, str(path / "model.safetensors"), metadata={"slerir_config": json.dumps(cfg["model"])})
+    (path / "config.json").write_text(json.dumps(cfg, indent=2))
+    return path
+
+
+def _resolve(path: Path) -> tuple[Path, Path | None]:
+    if path.is_dir():
+        st = path / "model.safetensors"
+        cj = path / "config.json"
+        if not st.exists():
+            raise CheckpointError(f"{path} holds no model.safetensors")
+        return st, cj if cj.exists() else None
+    if path.suffix == ".safetensors":
+        cj = path.with_suffix(".json")
+        return path, cj if cj.exists() else None
+    raise CheckpointError(f"{path}: expected a weights folder or a .safetensors file (pickle checkpoints are not loaded)")
+
+
+def read_config(path: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """Config and metadata of a weights folder or file, without loading tensors."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"weights not found: {path}")
+    st, cj = _resolve(path)
+    try:
+        if cj is not None:
+            blob = json.loads(cj.read_text())
+            model_d, meta = blob["model"], blob.get("meta", {})
+        else:
+            with safe_open(str(st), framework="pt") as f:
+                md = f.metadata() or {}
+            if "slerir_config" not in md:
+                raise CheckpointError(f"{st} carries no config (no config.json beside it, no slerir_config metadata)")
+            model_d, meta = json.loads(md["slerir_config"]), {}
+        return ModelConfig.from_dict(model_d), meta
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, SafetensorError) as e:
+        raise CheckpointError(f"cannot read the config of {path}: {e}") from e
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SLERIR, dict[str, Any]]:
+    """Build the model from the stored config and load its weights strictly (STYLE.md #12)."""
+    path = Path(path)
+    cfg, meta = read_config(path)
+    st, _ = _resolve(path)
+    try:
+        state = load_file(str(st), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{st} is not a readable safetensors file ({e})") from e
+    model = SLERIR(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        msg = str(e).split("\n")
+        raise CheckpointError(
+            f"weights in {st} do not match the '{cfg.name}' architecture this code builds from its config: "
+            + " ".join(m.strip() for m in msg[:4])
+        ) from e
+    return model.to(device).eval(), meta

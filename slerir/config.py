@@ -1,0 +1,122 @@
+"""Model configuration: one frozen dataclass per preset, saved inside every checkpoint.
+
+The presets follow STYLE.md (nanoGPT's ``GPTConfig`` made frozen): ``ModelConfig(**ckpt_config)``
+rebuilds exactly the architecture a checkpoint holds.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# Degradation classes known to the model. Index = class id used everywhere (labels, masks,
+# prototypes). "clean" lets an undegraded photo be recognised as such.
+CLASSES: tuple[str, ...] = ("clean", "noise", "rain", "haze", "blur", "lowlight")
+TASKS: dict[str, tuple[str, ...]] = {
+    "three": ("noise", "rain", "haze"),
+    "five": ("noise", "rain", "haze", "blur", "lowlight"),
+}
+
+ROUTER_MODES = ("spherical", "linear")
+FUSION_MODES = ("glgf", "global", "local")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one SLER-IR model.
+
+    Attributes:
+        widths: channels per U-Net level (level 0 works at H/2 after pixel-unshuffle).
+        enc_blocks: blocks per encoder level; ``mid_blocks`` at the bottom; ``dec_blocks`` per decoder level.
+        num_experts: experts per routed layer (E).
+        expert_ratios: relative hidden widths of the E experts (MoCE-IR style complexity experts);
+            the hidden widths sum to ``ffn_expand * channels`` so all experts together cost about one
+            ordinary feed-forward part.
+        top_k: default number of experts used per pixel (configurable at inference).
+        embed_dim: d, the degradation embedding size (3: the demo sphere is the true space).
+        num_classes: K prototypes, one per entry of ``CLASSES``.
+        router: "spherical" (unit embedding, cosine router) or "linear" (ablation: unnormalised
+            embedding and linear router).
+        fusion: "glgf" (fused), "global" (global-only) or "local" (local-only) ablations.
+        shared_router: ablation: one router (keys and scale) for all routed layers.
+        learn_prototypes: learn prototypes (with a uniformity loss) instead of a fixed uniform set.
+        enc_width: channels of the degradation encoder.
+    """
+
+    name: str = "tiny"
+    widths: tuple[int, ...] = (32, 64, 128)
+    enc_blocks: tuple[int, ...] = (1, 2)
+    mid_blocks: int = 3
+    dec_blocks: tuple[int, ...] = (1, 2)
+    num_experts: int = 4
+    expert_ratios: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+    ffn_expand: float = 2.0
+    top_k: int = 2
+    embed_dim: int = 3
+    num_classes: int = len(CLASSES)
+    classes: tuple[str, ...] = CLASSES
+    router: str = "spherical"
+    fusion: str = "glgf"
+    shared_router: bool = False
+    learn_prototypes: bool = False
+    enc_width: int = 32
+    enc_blocks_deg: int = 2
+    init_router_scale: float = 10.0
+
+    def __post_init__(self) -> None:
+        if len(self.expert_ratios) != self.num_experts:
+            raise ValueError(f"expert_ratios has {len(self.expert_ratios)} entries, num_experts={self.num_experts}")
+        if not 1 <= self.top_k <= self.num_experts:
+            raise ValueError(f"top_k={self.top_k} must be in [1, {self.num_experts}]")
+        if self.router not in ROUTER_MODES:
+            raise ValueError(f"router must be one of {ROUTER_MODES}, got {self.router!r}")
+        if self.fusion not in FUSION_MODES:
+            raise ValueError(f"fusion must be one of {FUSION_MODES}, got {self.fusion!r}")
+        if len(self.enc_blocks) != len(self.widths) - 1 or len(self.dec_blocks) != len(self.widths) - 1:
+            raise ValueError("enc_blocks and dec_blocks need len(widths) - 1 entries")
+        if self.num_classes != len(self.classes):
+            raise ValueError("num_classes must equal len(classes)")
+
+    @property
+    def pad_multiple(self) -> int:
+        """Input sides must be a multiple of this (pixel-unshuffle x2, then one x2 per level)."""
+        return 2 * 2 ** (len(self.widths) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"checkpoint config has fields this code does not know: {unknown}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # CPU: trained here, shipped with the demo.
+    "tiny": ModelConfig(),
+    # A wider CPU/GPU middle ground.
+    "small": ModelConfig(
+        name="small", widths=(48, 96, 192), enc_blocks=(2, 2), mid_blocks=4, dec_blocks=(2, 2),
+        enc_width=48, embed_dim=3,
+    ),
+    # PromptIR / MoCE-IR scale (about 25-35M parameters), for GPU training (issue 7).
+    "paper": ModelConfig(
+        name="paper", widths=(96, 192, 384, 448), enc_blocks=(3, 4, 4), mid_blocks=8, dec_blocks=(3, 4, 4),
+        num_experts=6, expert_ratios=(0.5, 0.5, 1.0, 1.0, 1.5, 1.5), ffn_expand=2.0, top_k=2,
+        enc_width=64, enc_blocks_deg=3, embed_dim=3,
+    ),
+}
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    """Look up a preset by name, optionally overriding fields (ablations)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]

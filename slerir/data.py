@@ -1,0 +1,234 @@
+"""Training data: clean CBSD432 photos, degraded on the fly by ``slerir.degradations``.
+
+The sampler is a pure function of ``(seed, rank, step)``: each batch builds its own generator
+``np.random.default_rng([seed, rank, step])``, so a resumed run reproduces the same batches bit for
+bit and DDP ranks see different data without any sampler state to checkpoint. All images are read
+into memory once (432 JPEGs of 481x321, about 200 MB as uint8).
+
+Benchmark loaders live in ``slerir.benchmarks``; this module only serves training and validation
+patches.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from slerir.config import CLASSES
+from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks
+
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+CLEAN_SUBDIR = Path("train") / "CBSD432"
+SPLITS: dict[str, tuple[str, ...]] = {"train": ("train", "test"), "val": ("val_minus_CBSD68",)}
+BLUR_MARGIN = 16  # px of real context cropped around a patch that gets blurred (kernel radius <= 14)
+NUM_CLASSES = len(CLASSES)
+
+_IMAGE_CACHE: dict[tuple[str, str], list[np.ndarray]] = {}
+
+
+def resolve_root(root: str | Path | None = None) -> Path:
+    """The datasets folder: ``root`` if given, else ``./../shared/datasets`` (relative to the working
+    directory, the usual layout with the repo at /work/main), else ``DEFAULT_ROOT``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist (the message says where we looked and how to
+            point at it).
+    """
+    if root is not None:
+        candidates = [Path(root).expanduser()]
+    else:
+        candidates = [Path.cwd() / ".." / "shared" / "datasets", DEFAULT_ROOT]
+    for c in candidates:
+        if c.is_dir():
+            return c.resolve()
+    looked = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"datasets folder not found (looked in: {looked}). It should hold train/CBSD432/ (see "
+        "../shared/datasets/README.md); pass its location with --data-root /path/to/datasets "
+        "(or root=... in Python).")
+
+
+def load_clean_images(root: str | Path | None = None, split: str = "train") -> list[np.ndarray]:
+    """All clean training images of ``split`` as (H, W, 3) uint8 RGB arrays, cached per process.
+
+    ``split="train"``: CBSD432 train/ + test/ (400 images); ``split="val"``: val_minus_CBSD68/ (32).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    base = resolve_root(root) / CLEAN_SUBDIR
+    key = (str(base), split)
+    if key not in _IMAGE_CACHE:
+        files: list[Path] = []
+        for sub in SPLITS[split]:
+            folder = base / sub
+            if not folder.is_dir():
+                raise FileNotFoundError(f"missing training folder {folder} (expected CBSD432 layout: "
+                                        f"{', '.join(s for v in SPLITS.values() for s in v)})")
+            files += sorted(folder.glob("*.jpg"))
+        if not files:
+            raise FileNotFoundError(f"no .jpg images under {base} for split {split!r}")
+        imgs = []
+        for f in files:
+            with Image.open(f) as im:
+                imgs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        _IMAGE_CACHE[key] = imgs
+    return _IMAGE_CACHE[key]
+
+
+def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random rot90 (0-3 quarter turns) and horizontal flip: the 8 symmetries of the square."""
+    patch = np.rot90(patch, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    return patch
+
+
+def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
+                rng: np.random.Generator) -> dict[str, Any]:
+    """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
+
+    Patches that get blurred are cropped ``BLUR_MARGIN`` px larger on each side, degraded, then
+    centre-cropped, so the blur near the patch border sees real image content, not padding.
+
+    Returns:
+        dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
+        "label" int (class with most pixels); "params" (list of dicts).
+    """
+    m = BLUR_MARGIN if any(s.kind == "blur" for s in specs) else 0
+    size = patch + 2 * m
+    h, w = img.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
+    y = int(rng.integers(h - size + 1))
+    x = int(rng.integers(w - size + 1))
+    crop = _augment(img[y : y + size, x : x + size], rng)
+    gt = crop.astype(np.float32) / np.float32(255.0)  # (S, S, 3), contiguous copy
+    res = degrade(gt, specs, rng)
+    lq, mask = res.image, res.mask
+    if m:
+        gt, lq, mask = gt[m:-m, m:-m], lq[m:-m, m:-m], mask[m:-m, m:-m]
+    counts = np.bincount(mask.ravel(), minlength=NUM_CLASSES)
+    frac = (counts / mask.size).astype(np.float32)
+    return {"lq": lq, "gt": gt, "mask": mask, "frac": frac, "label": int(np.argmax(counts)),
+            "params": res.params}
+
+
+class TrainSampler:
+    """Batches of synthetic degraded/clean patch pairs, a deterministic function of the step.
+
+    Each sample is clean with probability ``clean_share``, a mixture of two degradations in
+    complementary regions with probability ``mixed_share``, otherwise one degradation over the
+    whole patch. Noise sigma: half at the benchmark levels 15/25/50, half uniform in 5..55.
+
+    Args:
+        root: datasets folder (see ``resolve_root``).
+        tasks: "three", "five" or a tuple of degradation kinds.
+        patch: patch side P in px.
+        batch: batch size B.
+        mixed_share: share of two-degradation mixtures.
+        clean_share: share of undegraded samples (label 0).
+        split: "train" (400 images) or "val" (32 images).
+        seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
+    """
+
+    def __init__(self, root: str | Path | None = None, tasks: str | Sequence[str] = "five", patch: int = 64,
+                 batch: int = 8, mixed_share: float = 0.3, clean_share: float = 0.05, split: str = "train",
+                 seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
+            raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} out of range for world_size {world_size}")
+        self.root = resolve_root(root)
+        self.tasks = resolve_tasks(tasks)
+        self.patch, self.batch_size = int(patch), int(batch)
+        self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
+        self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
+        self.images = load_clean_images(self.root, split)
+
+    def draw_specs(self, rng: np.random.Generator) -> list[DegradationSpec]:
+        u = rng.random()
+        if u < self.clean_share:
+            return []
+        return random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        img = self.images[int(rng.integers(len(self.images)))]
+        return make_sample(img, self.draw_specs(rng), self.patch, rng)
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch at ``step``.
+
+        Returns:
+            "lq", "gt": (B, 3, P, P) float32 in [0, 1]; "mask": (B, P, P) int64 class per pixel;
+            "label": (B,) int64 dominant class (most pixels; ties -> lower id); "frac": (B, K)
+            float32 share of pixels per class, K = len(CLASSES).
+        """
+        rng = np.random.default_rng([self.seed, self.rank, int(step)])
+        samples = [self.sample(rng) for _ in range(self.batch_size)]
+        lq = np.stack([s["lq"] for s in samples]).transpose(0, 3, 1, 2)
+        gt = np.stack([s["gt"] for s in samples]).transpose(0, 3, 1, 2)
+        return {
+            "lq": torch.from_numpy(np.ascontiguousarray(lq)),
+            "gt": torch.from_numpy(np.ascontiguousarray(gt)),
+            "mask": torch.from_numpy(np.stack([s["mask"] for s in samples])),
+            "label": torch.tensor([s["label"] for s in samples], dtype=torch.int64),
+            "frac": torch.from_numpy(np.stack([s["frac"] for s in samples])),
+        }
+
+    def iterate(self, start: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        """Batches from ``start`` on (resume with the step stored in the checkpoint)."""
+        for step in itertools.count(start):
+            yield self.batch(step)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        return self.iterate(0)
+
+
+def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks: str | Sequence[str] = "five",
+            seed: int = 123) -> list[dict[str, Any]]:
+    """Fixed validation samples from split="val" (same every call), for checkpoint selection.
+
+    Categories cycle clean, each task kind alone (full mask), then a two-kind mixture, so every
+    class is represented. Each dict holds numpy arrays laid out like ``TrainSampler.batch`` items
+    without the batch axis: "lq", "gt" (3, P, P) float32; "mask" (P, P) int64; "frac" (K,) float32;
+    plus "label" (int), "kind" (str: "clean", a kind, or "mixed") and "params".
+    """
+    kinds = resolve_tasks(tasks)
+    images = load_clean_images(root, "val")
+    cats = ["clean", *kinds, "mixed"]
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        cat = cats[i % len(cats)]
+        if cat == "clean":
+            specs: list[DegradationSpec] = []
+        elif cat == "mixed":
+            specs = random_specs(rng, kinds, mixed=True)
+        else:
+            specs = random_specs(rng, (cat,), mixed=False)
+        s = make_sample(images[int(rng.integers(len(images)))], specs, patch, rng)
+        s["lq"] = np.ascontiguousarray(s["lq"].transpose(2, 0, 1))
+        s["gt"] = np.ascontiguousarray(s["gt"].transpose(2, 0, 1))
+        s["kind"] = cat
+        out.append(s)
+    return out
+
+
+def time_batches(sampler: TrainSampler, steps: int = 20) -> float:
+    """Mean seconds per ``sampler.batch`` call over ``steps`` calls (after one warm-up call)."""
+    sampler.batch(0)
+    t0 = time.perf_counter()
+    for k in range(1, steps + 1):
+        sampler.batch(k)
+    return (time.perf_counter() - t0) / steps
+
+
+if __name__ == "__main__":  # python -m slerir.data: measure batch() speed
+    torch.set_num_threads(1)
+    s = TrainSampler(batch=16, patch=64)
+    print(f"{len(s.images)} images; batch(16 x 64 px): {1000 * time_batches(s, 50):.1f} ms")

@@ -1,0 +1,349 @@
+"""One restoration path for the CLI, evaluation, analysis and the demo (STYLE.md #7).
+
+``Restorer.restore(image)`` validates and converts any image, pads it to the model's multiple,
+restores it whole or in overlapping tiles (bounded memory), and returns a ``RestorationResult``
+with the restored image and, on request, the routing and embeddings cropped to the image and
+given in image-aligned grids.
+
+Tiling: the global embedding is computed once per image from the encoder's pooled statistics
+accumulated over the whole image (``SLERIR.global_stats``), and handed to every tile; the
+backbone has no global pooling, so a tiled run computes the same function as an untiled one up
+to the tile seams, which are blended with linear ramps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_model
+from .config import CLASSES
+from .imaging import ImageError, to_rgb_float
+from .model import SLERIR
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights"
+# Softmax temperature turning prototype cosines into class probabilities (the training tau).
+PROB_TAU = 0.1
+
+
+@dataclass
+class LayerMap:
+    """Routing of one layer, cropped to the image; arrays are numpy.
+
+    weights (E,h,w) float32, topk (k,h,w) int16, logits (E,h,w) float32; stride = image pixels per
+    map cell along each axis (2, 4, 8, ...; larger when maps were downsampled for capture)."""
+
+    name: str
+    level: int
+    weights: np.ndarray
+    topk: np.ndarray
+    logits: np.ndarray
+    stride: float
+
+    @property
+    def expert_map(self) -> np.ndarray:
+        """(h,w) index of the highest-weighted expert per cell."""
+        return self.weights.argmax(0)
+
+    @property
+    def usage(self) -> np.ndarray:
+        """(E,) mean routing weight of each expert over the image."""
+        return self.weights.reshape(self.weights.shape[0], -1).mean(1)
+
+
+@dataclass
+class RestorationResult:
+    """Output of ``Restorer.restore``.
+
+    Attributes:
+        image: (H,W,3) float32 in [0,1], the restored image.
+        input: (H,W,3) float32, the converted input.
+        class_probs: (K,) softmax over prototype similarities of the global embedding.
+        class_sims: (K,) cosine similarities of z_g to the prototypes.
+        global_embedding: (d,) z_g.
+        local_embedding, fused_embedding: (d,h,w) at H/8 (None unless capture).
+        alpha: (h,w) GLGF global share (None unless capture).
+        local_class_sims: (K,h,w) (None unless capture).
+        routing: per-layer ``LayerMap`` (empty unless capture).
+        tiles: number of tiles used (1 = whole image).
+        seconds: wall time.
+    """
+
+    image: np.ndarray
+    input: np.ndarray
+    class_probs: np.ndarray
+    class_sims: np.ndarray
+    global_embedding: np.ndarray
+    classes: tuple[str, ...]
+    local_embedding: np.ndarray | None = None
+    fused_embedding: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+    local_class_sims: np.ndarray | None = None
+    routing: list[LayerMap] = field(default_factory=list)
+    tiles: int = 1
+    seconds: float = 0.0
+
+    @property
+    def predicted_class(self) -> str:
+        return self.classes[int(self.class_probs.argmax())]
+
+    def layer(self, name: str) -> LayerMap:
+        for r in self.routing:
+            if r.name == name:
+                return r
+        raise KeyError(f"no routed layer named {name!r}")
+
+
+def _tile_starts(n: int, tile: int, step: int, multiple: int) -> list[int]:
+    if n <= tile:
+        return [0]
+    starts = list(range(0, n - tile, step)) + [n - tile]
+    return sorted({(s // multiple) * multiple for s in starts})
+
+
+def _ramp(n: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    w = np.ones(n, np.float32)
+    if overlap > 0:
+        r = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if not at_start:
+            w[:overlap] = r
+        if not at_end:
+            w[-overlap:] = r[::-1]
+    return w
+
+
+class Restorer:
+    """Loads a SLER-IR checkpoint and restores images.
+
+    Args:
+        model: a SLERIR model (or use ``from_pretrained``).
+        tile: tile side in pixels for large images (multiple of the model's pad multiple).
+        overlap: overlap between tiles in pixels.
+        max_pixels: images above this are refused with a clear message (the demo's size guard);
+            None for no limit (the CLI tiles anything).
+        capture_max_side: routing/embedding maps larger than this are average-pooled for capture.
+        threads: torch threads (0: leave as is).
+    """
+
+    def __init__(self, model: SLERIR, meta: dict | None = None, tile: int = 512, overlap: int = 32,
+                 max_pixels: int | None = None, capture_max_side: int = 1024, threads: int = 0):
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.meta = meta or {}
+        m = self.cfg.pad_multiple
+        if tile % m:
+            raise ValueError(f"tile must be a multiple of {m}")
+        self.tile, self.overlap = tile, overlap
+        self.max_pixels = max_pixels
+        self.capture_max_side = capture_max_side
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = self.model.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, **kw) -> "Restorer":
+        model, meta = load_model(path or DEFAULT_WEIGHTS)
+        return cls(model, meta, **kw)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.cfg.classes)
+
+    # ------------------------------------------------------------------------------------------
+    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+        m = self.cfg.pad_multiple
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            mode = "reflect" if h > ph and w > pw else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return x, h, w
+
+    @torch.inference_mode()
+    def _global_stats(self, x: torch.Tensor, chunk: int = 1024) -> tuple:
+        """Encoder pooled statistics over the whole padded image, in chunks (bounded memory)."""
+        H, W = x.shape[-2:]
+        s1 = s2 = None
+        n = 0
+        for y0 in range(0, H, chunk):
+            for x0 in range(0, W, chunk):
+                a, b, c = self.model.global_stats(x[..., y0:y0 + chunk, x0:x0 + chunk])
+                s1 = a if s1 is None else s1 + a
+                s2 = b if s2 is None else s2 + b
+                n += c
+        return s1, s2, n
+
+    def check_size(self, h: int, w: int) -> None:
+        if self.max_pixels is not None and h * w > self.max_pixels:
+            side = int(math.sqrt(self.max_pixels))
+            raise ImageError(f"image is {w}x{h} = {w * h:,} pixels; the limit here is {self.max_pixels:,} "
+                             f"(about {side}x{side}). Downscale it or run the CLI locally.")
+
+    @torch.inference_mode()
+    def restore(
+        self,
+        image,
+        capture: bool = True,
+        top_k: int | None = None,
+        fusion: str | None = None,
+        force_expert: dict[str, int] | None = None,
+        tile: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RestorationResult:
+        """Restore one image.
+
+        Args:
+            image: PIL image, numpy array (any dtype/channels), path or bytes.
+            capture: also return routing maps and embedding fields.
+            top_k: experts per pixel (default: the model's).
+            fusion: "glgf" (default), "global" or "local" (GLGF ablations at inference).
+            force_expert: {layer name: expert} to route every pixel of a layer to one expert.
+            tile: tile side (default ``self.tile``); images no larger than it run whole.
+            progress: callback(done_tiles, total_tiles).
+        """
+        t0 = time.perf_counter()
+        rgb = to_rgb_float(image)
+        H0, W0 = rgb.shape[:2]
+        self.check_size(H0, W0)
+        if top_k is not None and not 1 <= int(top_k) <= self.cfg.num_experts:
+            raise ValueError(f"top_k must be between 1 and {self.cfg.num_experts}, got {top_k}")
+        if force_expert:
+            for k_, v_ in force_expert.items():
+                if k_ not in self.model.layer_names:
+                    raise ValueError(f"unknown layer {k_!r}; layers: {self.model.layer_names}")
+                if not 0 <= int(v_) < self.cfg.num_experts:
+                    raise ValueError(f"expert index must be in [0, {self.cfg.num_experts - 1}], got {v_}")
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+        xp, H, W = self._pad(x)
+        stats = self._global_stats(xp)
+        tile = tile or self.tile
+        kw = dict(top_k=top_k, fusion=fusion, global_stats=stats, force_expert=force_expert)
+        Hp, Wp = xp.shape[-2:]
+        if Hp <= tile and Wp <= tile:
+            out = self.model(xp.contiguous(memory_format=torch.channels_last), **kw)
+            res_img = out.image[0, :, :H, :W].clamp(0, 1).permute(1, 2, 0).numpy()
+            result = self._result(rgb, res_img, out, capture, H, W)
+            result.tiles = 1
+            if progress:
+                progress(1, 1)
+        else:
+            result = self._restore_tiled(rgb, xp, H, W, tile, kw, capture, progress)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _result(self, rgb, res_img, out, capture, H, W) -> RestorationResult:
+        sims = out.proto_sim_global[0]
+        probs = (sims / PROB_TAU).softmax(0)
+        r = RestorationResult(
+            image=np.ascontiguousarray(res_img, dtype=np.float32), input=rgb,
+            class_probs=probs.numpy(), class_sims=sims.numpy(),
+            global_embedding=out.embeddings.global_[0].numpy(), classes=self.classes,
+        )
+        if capture:
+            m = self.cfg.pad_multiple
+            eh, ew = math.ceil(H / 8), math.ceil(W / 8)
+            r.local_embedding = out.embeddings.local[0, :, :eh, :ew].numpy()
+            r.fused_embedding = out.embeddings.fused[0, :, :eh, :ew].numpy()
+            r.alpha = out.embeddings.alpha[0, 0, :eh, :ew].numpy()
+            r.local_class_sims = out.proto_sim_local[0, :, :eh, :ew].numpy()
+            for lr in out.routing:
+                s = out.image.shape[-1] // lr.weights.shape[-1]
+                h, w = math.ceil(H / s), math.ceil(W / s)
+                r.routing.append(self._layer_map(lr.name, lr.level, lr.weights[0, :, :h, :w], lr.topk[0, :, :h, :w],
+                                                 lr.logits[0, :, :h, :w], s))
+        return r
+
+    def _layer_map(self, name, level, w, idx, logits, stride) -> LayerMap:
+        h, wd = w.shape[-2:]
+        f = max(1, math.ceil(max(h, wd) / self.capture_max_side))
+        if f > 1:
+            w = F.avg_pool2d(w[None], f, ceil_mode=True)[0]
+            logits = F.avg_pool2d(logits[None], f, ceil_mode=True)[0]
+            idx = idx[:, ::f, ::f]
+        return LayerMap(name, level, w.float().numpy(), idx.to(torch.int16).numpy(), logits.float().numpy(), float(stride * f))
+
+    def _restore_tiled(self, rgb, xp, H, W, tile, kw, capture, progress) -> RestorationResult:
+        m = self.cfg.pad_multiple
+        ov = min(self.overlap, tile // 4)
+        ov -= ov % m
+        Hp, Wp = xp.shape[-2:]
+        step = tile - ov
+        ys, xs = _tile_starts(Hp, tile, step, m), _tile_starts(Wp, tile, step, m)
+        total = len(ys) * len(xs)
+        acc = np.zeros((H, W, 3), np.float32)
+        wsum = np.zeros((H, W, 1), np.float32)
+        maps: dict[str, dict] = {}
+        emb: dict[str, np.ndarray] = {}
+        first_out = None
+        done = 0
+        for yi, y0 in enumerate(ys):
+            for xi, x0 in enumerate(xs):
+                xt = xp[..., y0:y0 + tile, x0:x0 + tile]
+                th, tw = xt.shape[-2:]
+                out = self.model(xt.contiguous(memory_format=torch.channels_last), **kw)
+                img = out.image[0].clamp(0, 1).permute(1, 2, 0).numpy()
+                wy = _ramp(th, ov, y0 == 0, y0 + th >= Hp)
+                wx = _ramp(tw, ov, x0 == 0, x0 + tw >= Wp)
+                wt = (wy[:, None] * wx[None, :])[..., None]
+                vh, vw = min(th, H - y0), min(tw, W - x0)
+                if vh > 0 and vw > 0:
+                    acc[y0:y0 + vh, x0:x0 + vw] += img[:vh, :vw] * wt[:vh, :vw]
+                    wsum[y0:y0 + vh, x0:x0 + vw] += wt[:vh, :vw]
+                if first_out is None:
+                    first_out = out
+                if capture:
+                    # owner stitching: each tile writes the region up to the middle of its overlaps
+                    oy0 = 0 if yi == 0 else y0 + ov // 2
+                    ox0 = 0 if xi == 0 else x0 + ov // 2
+                    oy1 = H if yi == len(ys) - 1 else ys[yi + 1] + ov // 2
+                    ox1 = W if xi == len(xs) - 1 else xs[xi + 1] + ov // 2
+                    self._stitch(maps, emb, out, (y0, x0), (oy0, ox0, min(oy1, H), min(ox1, W)), H, W, tile)
+                done += 1
+                if progress:
+                    progress(done, total)
+        res_img = acc / np.maximum(wsum, 1e-8)
+        sims = first_out.proto_sim_global[0]
+        r = RestorationResult(image=res_img, input=rgb, class_probs=(sims / PROB_TAU).softmax(0).numpy(),
+                              class_sims=sims.numpy(), global_embedding=first_out.embeddings.global_[0].numpy(),
+                              classes=self.classes, tiles=total)
+        if capture:
+            r.local_embedding, r.fused_embedding = emb["local"], emb["fused"]
+            r.alpha, r.local_class_sims = emb["alpha"][0], emb["sims"]
+            for name, d in maps.items():
+                r.routing.append(self._layer_map(name, d["level"], torch.from_numpy(d["w"]), torch.from_numpy(d["idx"]),
+                                                 torch.from_numpy(d["logits"]), d["stride"]))
+        return r
+
+    def _stitch(self, maps, emb, out, origin, own, H, W, tile):
+        y0, x0 = origin
+        oy0, ox0, oy1, ox1 = own
+
+        def put(dst: np.ndarray, src: torch.Tensor, s: int) -> None:
+            a0, b0 = oy0 // s, ox0 // s
+            a1, b1 = math.ceil(oy1 / s), math.ceil(ox1 / s)
+            ty0, tx0 = y0 // s, x0 // s
+            dst[:, a0:a1, b0:b1] = src[:, a0 - ty0:a1 - ty0, b0 - tx0:b1 - tx0].float().numpy()
+
+        for lr in out.routing:
+            s = tile // lr.weights.shape[-1] if out.image.shape[-1] == tile else out.image.shape[-1] // lr.weights.shape[-1]
+            if lr.name not in maps:
+                h, w = math.ceil(H / s), math.ceil(W / s)
+                E, k = lr.weights.shape[1], lr.topk.shape[1]
+                maps[lr.name] = {"level": lr.level, "stride": s, "w": np.zeros((E, h, w), np.float32),
+                                 "idx": np.zeros((k, h, w), np.int64), "logits": np.zeros((E, h, w), np.float32)}
+            d = maps[lr.name]
+            put(d["w"], lr.weights[0], s)
+            put(d["idx"], lr.topk[0], s)
+            put(d["logits"], lr.logits[0], s)
+        eh, ew = math.ceil(H / 8), math.ceil(W / 8)
+        e = out.embeddings
+        for key, t in (("local", e.local[0]), ("fused", e.fused[0]), ("alpha", e.alpha[0]), ("sims", out.proto_sim_local[0])):
+            if key not in emb:
+                emb[key] = np.zeros((t.shape[0], eh, ew), np.float32)
+            put(emb[key], t, 8)

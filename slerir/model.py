@@ -1,0 +1,533 @@
+"""SLER-IR: Spherical Layer-wise Expert Routing for All-in-One Image Restoration (arXiv 2603.05940).
+
+The paper is public only as its abstract. This module implements its three ideas as
+``shared/DESIGN.md`` describes them; everything the abstract leaves open is our choice and is
+marked "ours" below.
+
+1. Layer-wise expert routing: every routed block owns a pool of E experts and its own cosine
+   router, so layers can pick different specialists.
+2. Spherical uniform degradation embedding: the degradation encoder maps an image to unit-norm
+   global z_g (B,d) and local z_l (B,d,h,w) embeddings; K unit prototypes are uniformly spread
+   (the octahedron for K=6, d=3). A linear, unnormalised embedding (the "linear" ablation) lets
+   its norm bias the router.
+3. Global-Local Granularity Fusion (GLGF): per location a global share alpha(p) in [0,1] and a fused
+   embedding z(p) = slerp(z_l(p), z_g, alpha(p)), unit-norm.
+
+Einsum letters: b batch, e experts, d embedding dims, c channels, h/w spatial.
+
+Backbone (ours): pixel-unshuffle stem (no work at full resolution), NAFNet-style blocks
+(depthwise conv + simple gate, no global pooling) in a U-Net, pixel-shuffle out, residual.
+The feed-forward part of every block is replaced by an expert layer whose E experts together
+cost about one ordinary feed-forward part; experts are computed densely and masked to the top-k
+(simple and fast at small E; exact, see ``ExpertFFN``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig
+
+# ----------------------------------------------------------------------------------------------
+# Typed outputs (STYLE.md #3): analysis/ and demo/ read routing by name, never through hooks.
+
+
+@dataclass
+class LayerRouting:
+    """Routing of one routed layer.
+
+    Attributes:
+        name: stable layer name, e.g. "enc0.b0", "mid.b2", "dec1.b0".
+        level: U-Net level (0 = H/2 after the stem, 1 = H/4, ...).
+        weights: (B,E,h,w) routing weights: non-negative, exactly top_k non-zeros per pixel, sum 1.
+        topk: (B,k,h,w) indices of the chosen experts, best first.
+        logits: (B,E,h,w) router logits before the softmax.
+    """
+
+    name: str
+    level: int
+    weights: torch.Tensor
+    topk: torch.Tensor
+    logits: torch.Tensor
+
+
+@dataclass
+class Embeddings:
+    """Degradation embeddings. global_ (B,d); local/fused (B,d,h,w); alpha (B,1,h,w) global share.
+    All unit-norm along d, except under the "linear" ablation."""
+
+    global_: torch.Tensor
+    local: torch.Tensor
+    fused: torch.Tensor
+    alpha: torch.Tensor
+
+
+@dataclass
+class RestorationOutput:
+    """What ``SLERIR.forward`` returns.
+
+    Attributes:
+        image: (B,3,H,W) restored image (not clamped during training).
+        routing: one ``LayerRouting`` per routed layer, in forward order.
+        embeddings: global/local/fused embeddings and the GLGF alpha map.
+        proto_sim_global: (B,K) cosine similarity of z_g to each class prototype.
+        proto_sim_local: (B,K,h,w) cosine similarity of z_l to each prototype.
+        aux: unweighted auxiliary losses (load balance, uniformity); training weights them.
+    """
+
+    image: torch.Tensor
+    routing: list[LayerRouting]
+    embeddings: Embeddings
+    proto_sim_global: torch.Tensor
+    proto_sim_local: torch.Tensor
+    aux: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def layer(self, name: str) -> LayerRouting:
+        for r in self.routing:
+            if r.name == name:
+                return r
+        raise KeyError(f"no routed layer named {name!r}; have {[r.name for r in self.routing]}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry helpers
+
+
+def uniform_prototypes(k: int, d: int, seed: int = 0, iters: int = 2000) -> torch.Tensor:
+    """K unit vectors in R^d spread uniformly: the exact cross-polytope (octahedron for d=3) when
+    k == 2d, the simplex when k <= d + 1, else a Thomson-problem minimisation with a fixed seed."""
+    if k == 2 * d:
+        eye = torch.eye(d)
+        # order: +e0, -e0, +e1, -e1, ... so "clean" and "noise" sit opposite each other
+        return torch.stack([v for i in range(d) for v in (eye[i], -eye[i])])
+    if k <= d + 1:
+        # regular simplex in R^k centred, embedded into R^d via QR
+        e = torch.eye(k) - 1.0 / k
+        q, _ = torch.linalg.qr(e.T)
+        pts = e @ q[:, : k - 1]
+        pts = F.normalize(pts, dim=1)
+        out = torch.zeros(k, d)
+        out[:, : k - 1] = pts
+        return out
+    g = torch.Generator().manual_seed(seed)
+    p = F.normalize(torch.randn(k, d, generator=g), dim=1).requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=0.01)
+    for _ in range(iters):
+        q = F.normalize(p, dim=1)
+        dist2 = torch.cdist(q, q).pow(2) + torch.eye(k) * 1e6
+        loss = torch.exp(-2 * dist2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return F.normalize(p.detach(), dim=1)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Spherical interpolation between unit tensors a (t=0) and b (t=1) along ``dim``.
+
+    Numerically safe: the dot product is clamped away from +-1, so the angle's sin never vanishes
+    (no NaN gradients); the result is renormalised."""
+    dot = (a * b).sum(dim, keepdim=True).clamp(-1 + 1e-4, 1 - 1e-4)
+    theta = torch.acos(dot)
+    s = torch.sin(theta)
+    out = torch.sin((1 - t) * theta) / s * a + torch.sin(t * theta) / s * b
+    return F.normalize(out, dim=dim)
+
+
+def resize_embedding(z: torch.Tensor, size: tuple[int, int], normalize: bool) -> torch.Tensor:
+    """Resample a (B,d,h,w) embedding field to ``size`` (bilinear), renormalised on the sphere."""
+    if z.shape[-2:] != size:
+        z = F.interpolate(z, size=size, mode="bilinear", align_corners=False)
+    return F.normalize(z, dim=1) if normalize else z
+
+
+# ----------------------------------------------------------------------------------------------
+# Building blocks
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over channels of a (B,C,H,W) tensor."""
+
+    def __init__(self, c: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu = x.mean(1, keepdim=True)
+        var = (x - mu).pow(2).mean(1, keepdim=True)
+        x = (x - mu) / torch.sqrt(var + self.eps)
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class SimpleGate(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+def expert_widths(cfg: ModelConfig, c: int) -> list[int]:
+    """Hidden widths of the E experts of a block with c channels; they sum to about ffn_expand*c."""
+    total = cfg.ffn_expand * c
+    s = sum(cfg.expert_ratios)
+    return [max(4, int(round(total * r / s))) for r in cfg.expert_ratios]
+
+
+class ExpertFFN(nn.Module):
+    """E feed-forward experts (conv1x1 -> simple gate -> conv1x1), computed densely as one block-
+    diagonal layer and mixed per pixel by the routing weights.
+
+    expert_e(x) = W2_e gate(W1_e x + b1_e) + b2_e. Because W2 is linear, scaling expert e's hidden
+    channels by w_e(p) and applying the concatenated W2 gives sum_e w_e(p) W2_e h_e(p) exactly; the
+    output biases are mixed as sum_e w_e(p) b2_e. Unselected experts have w_e = 0 and contribute
+    nothing (so their parameters get no gradient on pixels where they are unused).
+    """
+
+    def __init__(self, c: int, widths: list[int]):
+        super().__init__()
+        self.widths = widths
+        hidden = sum(widths)
+        # conv_in produces [a_0..a_E | b_0..b_E] so SimpleGate pairs a_e with b_e per expert
+        self.conv_in = nn.Conv2d(c, 2 * hidden, 1)
+        self.conv_out = nn.Conv2d(hidden, c, 1, bias=False)
+        self.bias_out = nn.Parameter(torch.zeros(len(widths), c))
+        self.register_buffer("expand_idx", torch.repeat_interleave(torch.arange(len(widths)), torch.tensor(widths)), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        # x (B,c,H,W), w (B,E,H,W)
+        h = self.conv_in(x)
+        a, b = h.chunk(2, dim=1)
+        h = a * b  # (B,hidden,H,W)
+        h = h * w.index_select(1, self.expand_idx)  # each expert's channels times its weight
+        out = self.conv_out(h)
+        return out + torch.einsum("behw,ec->bchw", w, self.bias_out)
+
+    def expert_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B,E,c,H,W) each expert's output alone (for tests and analysis)."""
+        outs = []
+        for e in range(len(self.widths)):
+            w = torch.zeros(x.shape[0], len(self.widths), *x.shape[-2:], device=x.device, dtype=x.dtype)
+            w[:, e] = 1
+            outs.append(self.forward(x, w))
+        return torch.stack(outs, 1)
+
+
+class Router(nn.Module):
+    """Cosine router (spherical) or linear router (ablation) for one layer (or shared by all).
+
+    spherical: logits(p) = s * cos(z(p), key_e), keys unit-norm, s = exp(log_scale) learned.
+    linear:    logits(p) = W z(p) + b on the unnormalised embedding (norm biases the routing).
+    """
+
+    def __init__(self, d: int, num_experts: int, mode: str, init_scale: float, seed: int):
+        super().__init__()
+        self.mode = mode
+        g = torch.Generator().manual_seed(seed)
+        if mode == "spherical":
+            self.keys = nn.Parameter(F.normalize(torch.randn(num_experts, d, generator=g), dim=1))
+            self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+        else:
+            self.proj = nn.Conv2d(d, num_experts, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B,d,h,w) -> logits (B,E,h,w)."""
+        if self.mode == "spherical":
+            keys = F.normalize(self.keys, dim=1)
+            return self.log_scale.exp() * torch.einsum("bdhw,ed->behw", z, keys)
+        return self.proj(z)
+
+
+def topk_weights(logits: torch.Tensor, k: int, force: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Softmax, keep the top-k, renormalise.
+
+    Args:
+        logits: (B,E,h,w).
+        k: experts kept per pixel.
+        force: if given, route every pixel to this expert alone (analysis "force an expert").
+    Returns:
+        weights (B,E,h,w) with exactly k non-zeros per pixel summing to 1, topk indices (B,k,h,w),
+        and the full softmax probabilities (B,E,h,w) for the load-balancing loss.
+    """
+    probs = logits.softmax(1)
+    if force is not None:
+        idx = torch.full_like(logits[:, :1], force, dtype=torch.long)
+        w = torch.zeros_like(probs).scatter_(1, idx, 1.0)
+        return w, idx, probs
+    top, idx = probs.topk(k, dim=1)
+    top = top / top.sum(1, keepdim=True).clamp_min(1e-12)
+    w = torch.zeros_like(probs).scatter(1, idx, top)
+    return w, idx, probs
+
+
+class NAFBlock(nn.Module):
+    """Spatial mixing (LN, 1x1, depthwise 3x3, gate, 1x1) then routed experts.
+
+    Ours: no global pooling (NAFNet's channel attention is left out) so that every output pixel
+    depends only on its neighbourhood and on z_g; a tiled run then computes the same function as
+    an untiled one (z_g is handed to every tile)."""
+
+    def __init__(self, c: int, cfg: ModelConfig):
+        super().__init__()
+        self.norm1 = LayerNorm2d(c)
+        self.conv1 = nn.Conv2d(c, 2 * c, 1)
+        self.dw = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        self.gate = SimpleGate()
+        self.conv2 = nn.Conv2d(c, c, 1)
+        self.norm2 = LayerNorm2d(c)
+        self.experts = ExpertFFN(c, expert_widths(cfg, c))
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        y = self.gate(self.dw(self.conv1(self.norm1(x))))
+        x = x + self.conv2(y) * self.beta
+        return x + self.experts(self.norm2(x), w) * self.gamma
+
+
+# ----------------------------------------------------------------------------------------------
+# Degradation encoder and GLGF
+
+
+class DegradationEncoder(nn.Module):
+    """Maps the input to local features at H/8 and to embeddings.
+
+    Ours: pixel-unshuffle x4 (no work at full resolution), a strided conv to H/8, a few
+    depthwise residual blocks; local head 1x1 -> d; global head = MLP on the mean-pooled features.
+    The global embedding is a function of *pooled* features only, so a tiled run can accumulate
+    the pooled features over all tiles first and hand the same z_g to every tile.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c = cfg.enc_width
+        self.stem = nn.Sequential(nn.PixelUnshuffle(4), nn.Conv2d(48, c, 1), nn.GELU(),
+                                  nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU())
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), nn.Conv2d(c, 2 * c, 1), nn.GELU(), nn.Conv2d(2 * c, c, 1))
+            for _ in range(cfg.enc_blocks_deg)
+        )
+        self.local_head = nn.Conv2d(c, cfg.embed_dim, 1)
+        # pooled statistics: mean and std of features (std captures noise/texture energy)
+        self.global_head = nn.Sequential(nn.Linear(2 * c, 2 * c), nn.GELU(), nn.Linear(2 * c, cfg.embed_dim))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B,3,H,W), H,W multiples of 8 -> features (B,c,H/8,W/8)."""
+        f = self.stem(x)
+        for blk in self.blocks:
+            f = f + blk(f)
+        return f
+
+    @staticmethod
+    def pool_stats(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Sufficient statistics for the global head: sum, sum of squares, count (tile-additive)."""
+        return f.sum((2, 3)), f.pow(2).sum((2, 3)), f.shape[-1] * f.shape[-2]
+
+    def global_from_stats(self, s1: torch.Tensor, s2: torch.Tensor, n: int) -> torch.Tensor:
+        mean = s1 / n
+        std = (s2 / n - mean.pow(2)).clamp_min(1e-8).sqrt()
+        return self.global_head(torch.cat([mean, std], 1))
+
+
+class GLGF(nn.Module):
+    """Global-Local Granularity Fusion: alpha(p) = sigmoid(g([z_g, z_l(p), <z_g, z_l(p)>])) and
+    z(p) = slerp(z_l(p), z_g, alpha(p)). Ablations: fusion "global" (alpha=1), "local" (alpha=0)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.embed_dim
+        self.mode = cfg.fusion
+        self.spherical = cfg.router == "spherical"
+        self.net = nn.Sequential(nn.Conv2d(2 * d + 1, 16, 1), nn.GELU(), nn.Conv2d(16, 1, 1))
+
+    def forward(self, zg: torch.Tensor, zl: torch.Tensor, mode: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        mode = mode or self.mode
+        zg_map = zg[:, :, None, None].expand_as(zl)
+        if mode == "global":
+            alpha = torch.ones_like(zl[:, :1])
+        elif mode == "local":
+            alpha = torch.zeros_like(zl[:, :1])
+        else:
+            cos = (F.normalize(zg_map, dim=1) * F.normalize(zl, dim=1)).sum(1, keepdim=True)
+            alpha = torch.sigmoid(self.net(torch.cat([zg_map, zl, cos], 1)))
+        if self.spherical:
+            if mode == "global":
+                return zg_map, alpha
+            if mode == "local":
+                return zl, alpha
+            return slerp(zl, zg_map, alpha), alpha
+        return alpha * zg_map + (1 - alpha) * zl, alpha
+
+
+# ----------------------------------------------------------------------------------------------
+# The model
+
+
+class SLERIR(nn.Module):
+    """SLER-IR restoration network. See the module docstring."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.spherical = cfg.router == "spherical"
+        widths = cfg.widths
+        self.encoder = DegradationEncoder(cfg)
+        self.glgf = GLGF(cfg)
+        self.register_buffer("prototypes_fixed", uniform_prototypes(cfg.num_classes, cfg.embed_dim))
+        self.prototypes_learned = nn.Parameter(self.prototypes_fixed.clone()) if cfg.learn_prototypes else None
+
+        self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, widths[0], 3, padding=1))
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        self.layer_names: list[str] = []
+        self.layer_levels: list[int] = []
+        for i, n in enumerate(cfg.enc_blocks):
+            self.enc.append(nn.ModuleList(NAFBlock(widths[i], cfg) for _ in range(n)))
+            self._name_layers(f"enc{i}", i, n)
+            self.down.append(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2))
+        L = len(widths) - 1
+        self.mid = nn.ModuleList(NAFBlock(widths[L], cfg) for _ in range(cfg.mid_blocks))
+        self._name_layers("mid", L, cfg.mid_blocks)
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in reversed(range(L)):
+            self.up.append(nn.Sequential(nn.Conv2d(widths[i + 1], widths[i] * 4, 1, bias=False), nn.PixelShuffle(2)))
+            n = cfg.dec_blocks[i]
+            self.dec.append(nn.ModuleList(NAFBlock(widths[i], cfg) for _ in range(n)))
+            self._name_layers(f"dec{i}", i, n)
+        self.head = nn.Sequential(nn.Conv2d(widths[0], 12, 3, padding=1), nn.PixelShuffle(2))
+
+        n_layers = len(self.layer_names)
+        n_routers = 1 if cfg.shared_router else n_layers
+        self.routers = nn.ModuleList(
+            Router(cfg.embed_dim, cfg.num_experts, cfg.router, cfg.init_router_scale, seed=1000 + i) for i in range(n_routers)
+        )
+
+    def _name_layers(self, prefix: str, level: int, n: int) -> None:
+        for j in range(n):
+            self.layer_names.append(f"{prefix}.b{j}")
+            self.layer_levels.append(level)
+
+    @property
+    def prototypes(self) -> torch.Tensor:
+        """(K,d) unit class prototypes."""
+        p = self.prototypes_learned if self.prototypes_learned is not None else self.prototypes_fixed
+        return F.normalize(p, dim=1)
+
+    def router(self, i: int) -> Router:
+        return self.routers[0 if self.cfg.shared_router else i]
+
+    # -- embeddings --------------------------------------------------------------------------
+    def embed(self, x: torch.Tensor, global_stats: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global (B,d) and local (B,d,H/8,W/8) embeddings (unit-norm unless "linear").
+
+        Args:
+            global_stats: precomputed pooled feature statistics of the whole image (tiling);
+                when given, z_g comes from them instead of from ``x``.
+        """
+        f = self.encoder.features(x)
+        stats = global_stats if global_stats is not None else self.encoder.pool_stats(f)
+        zg = self.encoder.global_from_stats(*stats)
+        zl = self.encoder.local_head(f)
+        if self.spherical:
+            zg, zl = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
+        return zg, zl
+
+    def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        return self.encoder.pool_stats(self.encoder.features(x))
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(
+        self,
+        x: torch.Tensor,
+        top_k: int | None = None,
+        fusion: str | None = None,
+        global_stats: tuple | None = None,
+        force_expert: dict[str, int] | None = None,
+    ) -> RestorationOutput:
+        """Restore x.
+
+        Args:
+            x: (B,3,H,W) in [0,1]; H and W multiples of ``cfg.pad_multiple`` (``slerir.inference``
+                pads arbitrary images).
+            top_k: experts per pixel (default ``cfg.top_k``).
+            fusion: override GLGF mode at inference ("glgf", "global", "local").
+            global_stats: whole-image pooled encoder statistics (tiling; see ``embed``).
+            force_expert: {layer name: expert index} routes every pixel of that layer to one expert.
+        """
+        cfg = self.cfg
+        k = top_k or cfg.top_k
+        if not 1 <= k <= cfg.num_experts:
+            raise ValueError(f"top_k={k} must be in [1, {cfg.num_experts}]")
+        m = cfg.pad_multiple
+        if x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {m}; use slerir.inference to pad")
+        force_expert = force_expert or {}
+        zg, zl = self.embed(x, global_stats)
+        z, alpha = self.glgf(zg, zl, fusion)
+
+        routing: list[LayerRouting] = []
+        importance: list[torch.Tensor] = []
+        load: list[torch.Tensor] = []
+        z_cache: dict[tuple[int, int], torch.Tensor] = {}
+        counter = [0]
+
+        def run_block(blk: NAFBlock, h: torch.Tensor) -> torch.Tensor:
+            i = counter[0]
+            counter[0] += 1
+            size = (h.shape[-2], h.shape[-1])
+            if size not in z_cache:
+                z_cache[size] = resize_embedding(z, size, self.spherical)
+            logits = self.router(i)(z_cache[size])
+            name = self.layer_names[i]
+            w, idx, probs = topk_weights(logits, k, force_expert.get(name))
+            routing.append(LayerRouting(name, self.layer_levels[i], w, idx, logits))
+            importance.append(probs.mean((0, 2, 3)))
+            load.append((w > 0).float().mean((0, 2, 3)))
+            return blk(h, w.to(h.dtype))
+
+        h = self.stem(x)
+        skips = []
+        for blocks, down in zip(self.enc, self.down):
+            for blk in blocks:
+                h = run_block(blk, h)
+            skips.append(h)
+            h = down(h)
+        for blk in self.mid:
+            h = run_block(blk, h)
+        for up, blocks in zip(self.up, self.dec):
+            h = up(h) + skips.pop()
+            for blk in blocks:
+                h = run_block(blk, h)
+        out = self.head(h) + x
+
+        # unweighted auxiliary losses (STYLE.md #5)
+        imp = torch.stack(importance)  # (L,E)
+        ld = torch.stack(load)
+        cv2 = lambda t: (t.var(1, unbiased=False) / t.mean(1).pow(2).clamp_min(1e-12)).mean()
+        aux = {"balance": cv2(imp) + cv2(ld).detach(), "importance_cv2": cv2(imp).detach(), "load_cv2": cv2(ld).detach()}
+        protos = self.prototypes
+        if self.prototypes_learned is not None:
+            dist2 = torch.cdist(protos, protos).pow(2)
+            off = ~torch.eye(len(protos), dtype=torch.bool, device=protos.device)
+            aux["proto_uniformity"] = torch.log(torch.exp(-2 * dist2[off]).mean())
+
+        zg_n, zl_n = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
+        sim_g = zg_n @ protos.T
+        sim_l = torch.einsum("bdhw,kd->bkhw", zl_n, protos)
+        return RestorationOutput(out, routing, Embeddings(zg, zl, z, alpha), sim_g, sim_l, aux)
+
+
+MODELS = {"slerir": SLERIR}  # plain registry (STYLE.md #2)
+
+
+def build_model(cfg: ModelConfig) -> SLERIR:
+    return SLERIR(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

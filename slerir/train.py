@@ -1,0 +1,333 @@
+"""Train SLER-IR.
+
+    python -m slerir.train --preset tiny --tasks five --steps 30000 --out runs/tiny5
+    python -m slerir.train --config configs/tiny_five.json            # same, from a file
+    python -m slerir.train --out runs/tiny5 --resume                   # continue bit-for-bit
+    torchrun --nproc_per_node 4 -m slerir.train --config configs/paper_five.json   # DDP
+
+One process trains on the CPU (or its GPU when CUDA is present). Under ``torchrun`` every rank
+builds the same model, draws its own batches (the sampler is seeded by (seed, rank, step)) and
+DistributedDataParallel averages gradients (gloo on CPU, nccl on GPUs). Rank 0 writes the log,
+checkpoints and the best weights (chosen on the validation split of the training images, never
+on a test set).
+
+Outputs in ``--out``:
+    state.pt           full training state for --resume (model, EMA, optimizer, step, RNG)
+    log.jsonl          one line per logged step: every loss term, lr, steps/s, expert load per layer
+    val.jsonl          validation PSNR per class and recognition accuracy
+    weights/           EMA weights of the latest step (safetensors + config.json)
+    best/              EMA weights with the best validation PSNR
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .checkpoint import save_weights
+from .config import CLASSES, get_config
+from .losses import total_loss
+from .model import SLERIR, count_parameters
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "tiny"
+    model_overrides: dict = field(default_factory=dict)  # e.g. {"router": "linear"} for ablations
+    tasks: str = "five"
+    patch: int = 64
+    batch: int = 16  # per process
+    steps: int = 30000
+    lr: float = 2e-3
+    min_lr: float = 1e-5
+    warmup: int = 500
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    ema: float = 0.999
+    mixed_share: float = 0.3
+    clean_share: float = 0.05
+    w_l1: float = 1.0
+    w_contrastive: float = 0.05
+    w_uniformity: float = 0.01
+    w_balance: float = 0.01
+    seed: int = 0
+    log_every: int = 50
+    ckpt_every: int = 1000
+    val_every: int = 2000
+    val_n: int = 60
+    threads: int = 0  # 0: leave torch's default
+    data_root: str | None = None
+    out: str = "runs/default"
+    amp: str = "none"  # "bf16" autocast on GPUs
+    grad_checkpoint: bool = False
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        d = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise SystemExit(f"{path}: unknown training options {bad}")
+        return cls(**d)
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr."""
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    t = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def _dist_info() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or "keys" in n or "log_scale" in n or "bias" in n else decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@torch.no_grad()
+def validate(model: SLERIR, val: list[dict], device: torch.device) -> dict:
+    """PSNR per class (on the fixed validation samples) and global nearest-prototype accuracy."""
+    from .metrics import psnr
+
+    model.eval()
+    per: dict[str, list[float]] = {}
+    correct = 0
+    for s in val:
+        lq = torch.from_numpy(s["lq"])[None].to(device)  # (1,3,P,P)
+        out = model(lq)
+        pred = out.image.clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        name = s.get("kind", CLASSES[int(s["label"])])
+        per.setdefault(name, []).append(psnr(pred, s["gt"].transpose(1, 2, 0)))
+        correct += int(out.proto_sim_global.argmax(1).item() == int(s["label"]))
+    res = {k: float(np.mean(v)) for k, v in per.items()}
+    res["mean_psnr"] = float(np.mean([res[k] for k in per]))
+    res["recognition"] = correct / max(1, len(val))
+    return res
+
+
+class Trainer:
+    def __init__(self, tc: TrainConfig, resume: bool = False):
+        from .data import TrainSampler, val_set
+
+        self.tc = tc
+        self.rank, self.world, local = _dist_info()
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", local)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+            if tc.threads:
+                torch.set_num_threads(tc.threads)
+        self.out = Path(tc.out)
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(tc.seed)
+        cfg = get_config(tc.preset, **{k: tuple(v) if isinstance(v, list) else v for k, v in tc.model_overrides.items()})
+        self.model = SLERIR(cfg).to(self.device)
+        if self.device.type == "cpu":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if tc.grad_checkpoint:
+            self._enable_checkpointing()
+        self.ema = copy.deepcopy(self.model).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        self.opt = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.99))
+        self.ddp = None
+        if self.world > 1:
+            # find_unused_parameters: ablations (global-only fusion) leave GLGF's net unused
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[local] if self.device.type == "cuda" else None, find_unused_parameters=True
+            )
+        self.sampler = TrainSampler(root=tc.data_root, tasks=tc.tasks, patch=tc.patch, batch=tc.batch,
+                                    mixed_share=tc.mixed_share, clean_share=tc.clean_share, split="train",
+                                    seed=tc.seed, rank=self.rank, world_size=self.world)
+        self.val = val_set(root=tc.data_root, n=tc.val_n, tasks=tc.tasks) if self.rank == 0 and tc.val_every else []
+        self.step = 0
+        self.best = -1.0
+        self.elapsed = 0.0
+        if resume and (self.out / "state.pt").exists():
+            self._load_state(self.out / "state.pt")
+
+    def _enable_checkpointing(self) -> None:
+        from torch.utils.checkpoint import checkpoint
+
+        for blk in self.model.modules():
+            if blk.__class__.__name__ == "NAFBlock":
+                fwd = blk.forward
+                blk.forward = lambda x, w, _f=fwd: checkpoint(_f, x, w, use_reentrant=False)
+
+    # -- state --------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "step": self.step,
+            "best": self.best,
+            "elapsed": self.elapsed,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "train_config": asdict(self.tc),
+            "model_config": self.model.cfg.to_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def _load_state(self, path: Path) -> None:
+        # our own training-state file (never a user upload): full pickle needed for optimizer state
+        st = torch.load(path, map_location=self.device, weights_only=False)
+        if st["model_config"] != self.model.cfg.to_dict():
+            raise SystemExit(f"{path} was written for a different model config; use a new --out")
+        self.model.load_state_dict(st["model"], strict=True)
+        self.ema.load_state_dict(st["ema"], strict=True)
+        self.opt.load_state_dict(st["opt"])
+        self.step, self.best, self.elapsed = st["step"], st["best"], st.get("elapsed", 0.0)
+        torch.set_rng_state(st["torch_rng"])
+        if self.rank == 0:
+            print(f"resumed from {path} at step {self.step}", flush=True)
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        tmp = self.out / "state.pt.tmp"
+        torch.save(self._state(), tmp)
+        os.replace(tmp, self.out / "state.pt")  # atomic: an interruption never leaves a torn file
+        save_weights(self.ema, self.out / "weights", self.meta())
+
+    def meta(self) -> dict:
+        return {"step": self.step, "train_config": asdict(self.tc), "wall_time_s": round(self.elapsed, 1),
+                "world_size": self.world, "device": str(self.device.type), "params": count_parameters(self.model)}
+
+    # -- loop ---------------------------------------------------------------------------------
+    def train_step(self, batch: dict) -> dict:
+        tc = self.tc
+        self.model.train()
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.step, tc)
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        lq = batch["lq"]
+        if self.device.type == "cpu":
+            lq = lq.contiguous(memory_format=torch.channels_last)
+        net = self.ddp or self.model
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=tc.amp == "bf16"):
+            out = net(lq)
+        weights = {"l1": tc.w_l1, "contrastive": tc.w_contrastive, "uniformity": tc.w_uniformity, "balance": tc.w_balance}
+        loss, logs = total_loss(out, batch, weights)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.opt.step()
+        with torch.no_grad():
+            d = min(tc.ema, (1 + self.step) / (10 + self.step))
+            for pe, pm in zip(self.ema.parameters(), self.model.parameters()):
+                pe.lerp_(pm, 1 - d)
+            for be, bm in zip(self.ema.buffers(), self.model.buffers()):
+                be.copy_(bm)
+        logs["grad_norm"] = float(gn)
+        logs["lr"] = self.opt.param_groups[0]["lr"]
+        logs["load"] = {r.name: [round(float(x), 4) for x in (r.weights > 0).float().mean((0, 2, 3))] for r in out.routing}
+        self.step += 1
+        return logs
+
+    def fit(self, progress: bool = True) -> None:
+        tc = self.tc
+        log = open(self.out / "log.jsonl", "a") if self.rank == 0 else None
+        bar = None
+        if progress and self.rank == 0:
+            from tqdm import tqdm
+
+            bar = tqdm(total=tc.steps, initial=self.step, dynamic_ncols=True, mininterval=2.0)
+        t_last, s_last = time.time(), self.step
+        try:
+            while self.step < tc.steps:
+                t0 = time.time()
+                logs = self.train_step(self.sampler.batch(self.step))
+                self.elapsed += time.time() - t0
+                if bar is not None:
+                    bar.update(1)
+                if self.rank == 0 and (self.step % tc.log_every == 0 or self.step == tc.steps):
+                    now = time.time()
+                    logs["steps_per_s"] = round((self.step - s_last) / max(1e-9, now - t_last), 3)
+                    t_last, s_last = now, self.step
+                    logs["step"] = self.step
+                    log.write(json.dumps(logs) + "\n")
+                    log.flush()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{logs['loss']:.4f}", l1=f"{logs['l1']:.4f}", con=f"{logs['con_global']:.3f}",
+                                        bal=f"{logs['balance']:.3f}", sps=logs["steps_per_s"])
+                if tc.val_every and self.rank == 0 and (self.step % tc.val_every == 0 or self.step == tc.steps):
+                    res = validate(self.ema, self.val, self.device)
+                    res["step"] = self.step
+                    with open(self.out / "val.jsonl", "a") as f:
+                        f.write(json.dumps(res) + "\n")
+                    if res["mean_psnr"] > self.best:
+                        self.best = res["mean_psnr"]
+                        save_weights(self.ema, self.out / "best", {**self.meta(), "val": res})
+                    if bar is not None:
+                        bar.write(f"step {self.step}: val {json.dumps({k: round(v, 3) for k, v in res.items()})}")
+                if self.step % tc.ckpt_every == 0 or self.step == tc.steps:
+                    self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+            if log is not None:
+                log.close()
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    p = argparse.ArgumentParser(description="Train SLER-IR (CPU, one GPU, or torchrun DDP).")
+    p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
+    for f in fields(TrainConfig):
+        if f.name == "model_overrides":
+            p.add_argument("--model-overrides", type=json.loads, default=None, help='JSON, e.g. \'{"router": "linear"}\'')
+            continue
+        default = f.default
+        if isinstance(default, bool):
+            typ = lambda s: s.lower() in ("1", "true", "yes")
+        elif isinstance(default, (int, float)):
+            typ = type(default)
+        else:
+            typ = str
+        p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None)
+    a = p.parse_args(argv)
+    base = TrainConfig.from_json(a.config) if a.config else TrainConfig()
+    over = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if getattr(a, f.name) is not None}
+    for k, v in over.items():
+        setattr(base, k, v)
+    if base.tasks not in ("three", "five"):
+        raise SystemExit(f"--tasks must be three or five, got {base.tasks!r}")
+    return base, a.resume
+
+
+def main(argv: list[str] | None = None) -> None:
+    tc, resume = parse_args(argv)
+    tr = Trainer(tc, resume=resume)
+    if tr.rank == 0:
+        print(f"SLER-IR {tr.model.cfg.name}: {count_parameters(tr.model):,} parameters, world size {tr.world}, "
+              f"device {tr.device}, steps {tc.steps}, out {tc.out}", flush=True)
+    try:
+        tr.fit(progress=sys.stderr.isatty() or os.environ.get("SLERIR_PROGRESS") == "1")
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Training sampler and data-root handling (slerir.data)."""
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+import torch
+
+from slerir.config import CLASSES
+from slerir.data import TrainSampler, load_clean_images, resolve_root, val_set
+
+
+def _have_data() -> bool:
+    try:
+        return (resolve_root() / "train" / "CBSD432").is_dir()
+    except FileNotFoundError:
+        return False
+
+
+needs_data = pytest.mark.skipif(not _have_data(), reason="../shared/datasets/train/CBSD432 not found "
+                                                         "(training images are not part of the repo)")
+
+
+def test_missing_root_message(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError) as e:
+        resolve_root(missing)
+    msg = str(e.value)
+    assert str(missing) in msg and "--data-root" in msg
+
+
+@pytest.fixture(scope="module")
+def sampler() -> TrainSampler:
+    return TrainSampler(split="val", batch=6, patch=48, seed=3)
+
+
+@needs_data
+def test_split_sizes():
+    assert len(load_clean_images(split="val")) == 32
+    train = load_clean_images(split="train")
+    assert len(train) == 400 and all(im.dtype == np.uint8 and im.ndim == 3 for im in train[:5])
+    assert sorted(train[0].shape[:2]) == [321, 481]
+
+
+@needs_data
+def test_batch_shapes_and_consistency(sampler):
+    b = sampler.batch(0)
+    B, P, K = 6, 48, len(CLASSES)
+    assert b["lq"].shape == (B, 3, P, P) and b["gt"].shape == (B, 3, P, P)
+    assert b["lq"].dtype == torch.float32 and b["gt"].dtype == torch.float32
+    assert b["mask"].shape == (B, P, P) and b["mask"].dtype == torch.int64
+    assert b["label"].shape == (B,) and b["label"].dtype == torch.int64
+    assert b["frac"].shape == (B, K) and b["frac"].dtype == torch.float32
+    for t in (b["lq"], b["gt"]):
+        assert t.min() >= 0 and t.max() <= 1
+    torch.testing.assert_close(b["frac"].sum(1), torch.ones(B))
+    assert torch.equal(b["label"], b["frac"].argmax(1))
+    counts = torch.stack([torch.bincount(m.flatten(), minlength=K) for m in b["mask"]]).float() / P**2
+    torch.testing.assert_close(counts, b["frac"])
+
+
+@needs_data
+def test_deterministic_per_step_and_rank(sampler):
+    a, a2, other_step = sampler.batch(5), sampler.batch(5), sampler.batch(6)
+    fresh = TrainSampler(split="val", batch=6, patch=48, seed=3).batch(5)
+    rank1 = TrainSampler(split="val", batch=6, patch=48, seed=3, rank=1, world_size=2).batch(5)
+    for k in a:
+        assert torch.equal(a[k], a2[k]) and torch.equal(a[k], fresh[k])
+    assert not torch.equal(a["gt"], other_step["gt"])
+    assert not torch.equal(a["gt"], rank1["gt"])
+    it = iter(sampler)
+    assert torch.equal(next(it)["lq"], sampler.batch(0)["lq"])
+
+
+@needs_data
+def test_class_mix_over_many_samples():
+    s = TrainSampler(split="val", batch=64, patch=32, seed=0, tasks="three")
+    b = s.batch(0)
+    labels = set(b["label"].tolist())
+    assert {1, 2, 3} <= labels and labels <= {0, 1, 2, 3}
+    multi = ((b["frac"] > 0.1).sum(1) >= 2).float().mean()
+    assert 0.1 < multi < 0.6  # mixed_share 0.3
+
+
+@needs_data
+def test_clean_and_blur_samples():
+    clean = TrainSampler(split="val", batch=4, patch=40, clean_share=1.0, mixed_share=0.0).batch(1)
+    assert torch.equal(clean["lq"], clean["gt"]) and torch.all(clean["label"] == 0)
+    blur = TrainSampler(split="val", batch=4, patch=40, tasks=("blur",), mixed_share=0.0, clean_share=0.0).batch(2)
+    assert blur["lq"].shape == (4, 3, 40, 40) and torch.all(blur["label"] == CLASSES.index("blur"))
+    assert not torch.equal(blur["lq"], blur["gt"])
+
+
+@needs_data
+def test_val_set_fixed():
+    v1, v2 = val_set(n=14, patch=64), val_set(n=14, patch=64)
+    assert len(v1) == 14
+    for a, b in zip(v1, v2):
+        assert np.array_equal(a["lq"], b["lq"]) and np.array_equal(a["mask"], b["mask"]) and a["label"] == b["label"]
+    assert v1[0]["lq"].shape == (3, 64, 64) and v1[0]["lq"].dtype == np.float32 and v1[0]["mask"].shape == (64, 64)
+    assert {d["label"] for d in v1[:6]} == set(range(len(CLASSES)))  # clean + the five kinds

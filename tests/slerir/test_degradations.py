@@ -1,0 +1,178 @@
+"""Properties of the synthetic degradations (slerir.degradations)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from slerir.config import CLASSES
+from slerir.degradations import (
+    KINDS, DegradationSpec, add_blur, add_haze, add_lowlight, add_noise, add_rain, degrade, make_mask,
+    random_specs,
+)
+
+SEED = 1234
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    """A smooth-plus-texture colour test image, (72, 80, 3) float32 in [0.1, 0.9]."""
+    rng = np.random.default_rng(SEED)
+    yy, xx = np.mgrid[0:72, 0:80] / 80.0
+    base = np.stack([0.5 + 0.3 * np.sin(6 * xx), 0.5 + 0.3 * np.cos(5 * yy), 0.5 + 0.2 * np.sin(4 * (xx + yy))], -1)
+    tex = 0.1 * rng.standard_normal((72, 80, 3))
+    return np.clip(base + tex, 0.1, 0.9).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deterministic_and_valid(img, kind):
+    specs = [DegradationSpec(kind)]
+    a, b, c = degrade(img, specs, 7), degrade(img, specs, 7), degrade(img, specs, 8)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask) and a.params == b.params
+    assert not np.array_equal(a.image, c.image)
+    assert a.image.dtype == np.float32 and a.image.shape == img.shape
+    assert a.image.min() >= 0.0 and a.image.max() <= 1.0
+    assert a.mask.dtype == np.int64 and a.mask.shape == img.shape[:2]
+    assert a.classes == (CLASSES.index(kind),) and np.all(a.mask == CLASSES.index(kind))
+    json.dumps(a.params)  # JSON-serialisable
+    assert a.params[0]["kind"] == kind
+
+
+def test_generator_seed_and_uint8_input(img):
+    u8 = (img * 255).round().astype(np.uint8)
+    specs = [DegradationSpec("rain", 0.5)]
+    r1 = degrade(u8, specs, np.random.default_rng(3))
+    r2 = degrade(u8.astype(np.float32) / 255.0, specs, 3)
+    assert np.array_equal(r1.image, r2.image)
+
+
+def test_no_specs_is_clean(img):
+    r = degrade(img, [], 0)
+    assert np.array_equal(r.image, img) and r.classes == (0,) and not r.mask.any()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", ["half", "blob", "gradient"])
+def test_masked_blend_is_exact(img, kind, mask):
+    r = degrade(img, [DegradationSpec(kind, 0.7, mask=mask)], 11)
+    m = r.soft_masks[0]
+    cid = CLASSES.index(kind)
+    diff = np.abs(r.image - img).mean(-1)
+    assert np.array_equal(r.image[m == 0], img[m == 0])  # untouched where the mask is 0
+    assert np.array_equal(r.mask == cid, m > 0.5) and np.all(r.mask[m <= 0.5] == 0)
+    assert diff[m > 0.5].mean() > 0.01  # it acts where it carries
+    if mask != "gradient":  # gradient: 0 only at one corner
+        assert (m == 0).mean() > 0.1
+    assert r.classes == (0, cid)
+
+
+@pytest.mark.parametrize("mask", ["half", "blob", "gradient"])
+def test_mixed_specs_disjoint_regions(img, mask):
+    specs = [DegradationSpec("noise", mask=mask, sigma=50), DegradationSpec("haze", 0.9, mask=mask)]
+    r = degrade(img, specs, 5)
+    m1, m2 = r.soft_masks
+    np.testing.assert_allclose(m1 + m2, 1.0, atol=1e-6)  # complementary
+    assert not np.any((m1 > 0.5) & (m2 > 0.5))
+    ids = (CLASSES.index("noise"), CLASSES.index("haze"))
+    assert set(r.classes) - {0} == set(ids)
+    for cid, m in zip(ids, (m1, m2)):
+        share = (r.mask == cid).mean()
+        assert 0.15 < share < 0.85 and np.array_equal(r.mask == cid, m > 0.5)
+    # haze region got brighter and flatter, noise region keeps its mean but gains variance
+    assert r.image[m2 >= 0.95].mean() > img[m2 >= 0.95].mean()
+    noise_part = (r.image - img)[m1 >= 0.95]
+    assert 0.12 < noise_part.std() < 0.25 and abs(noise_part.mean()) < 0.03
+
+
+def test_random_specs():
+    rng = np.random.default_rng(0)
+    kinds_seen = set()
+    for _ in range(200):
+        single = random_specs(rng, "five", mixed=False)
+        assert len(single) == 1 and single[0].mask == "full"
+        kinds_seen.add(single[0].kind)
+        mixed = random_specs(rng, "three", mixed=True)
+        assert len(mixed) == 2 and mixed[0].kind != mixed[1].kind
+        assert mixed[0].mask == mixed[1].mask != "full"
+        assert {s.kind for s in mixed} <= {"noise", "rain", "haze"}
+    assert kinds_seen == set(KINDS)
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError):
+        DegradationSpec("snow")
+    with pytest.raises(ValueError):
+        DegradationSpec("noise", strength=1.5)
+    with pytest.raises(ValueError):
+        DegradationSpec("haze", mask="stripes")
+    with pytest.raises(ValueError):
+        DegradationSpec("rain", sigma=25)
+
+
+@pytest.mark.parametrize("sigma", [15, 25, 50])
+def test_noise_std_matches_sigma(sigma):
+    grey = np.full((128, 128, 3), 0.5, np.float32)
+    out = add_noise(grey, rng=0, sigma=sigma)
+    std = float((out - 0.5).std() * 255)
+    assert abs(std - sigma) < 0.03 * sigma + 0.3  # clipping at 0/1 trims a little at sigma 50
+    r = degrade(grey, [DegradationSpec("noise", strength=0.0)], 0)
+    assert r.params[0]["sigma"] == pytest.approx(5.0)
+    r = degrade(grey, [DegradationSpec("noise", strength=1.0)], 0)
+    assert r.params[0]["sigma"] == pytest.approx(55.0)
+
+
+def test_lowlight_darkens(img):
+    for s in (0.0, 0.5, 1.0):
+        out = add_lowlight(img, s, 0)
+        assert out.mean() < 0.3 * img.mean() and 0.005 < out.mean() < 0.25
+    assert add_lowlight(img, 1.0, 0).mean() < add_lowlight(img, 0.0, 0).mean()
+
+
+def test_haze_brightens_dark_image_and_lowers_contrast(img):
+    dark = img * 0.3
+    out = add_haze(dark, 0.8, 0)
+    assert out.mean() > dark.mean() + 0.1
+    # local contrast (mean neighbour difference) shrinks by t; the global std may not (depth ramp)
+    assert np.abs(np.diff(out, axis=1)).mean() < 0.8 * np.abs(np.diff(dark, axis=1)).mean()
+    assert (out - dark).min() > -1e-6  # airlight >= 0.65 > every dark pixel: haze only adds light
+
+
+def _hf_energy(x: np.ndarray) -> float:
+    g = x.mean(-1)
+    lap = 4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
+    return float((lap**2).mean())
+
+
+def test_blur_reduces_high_frequencies(img):
+    for seed in range(6):  # covers motion and defocus kernels
+        out = add_blur(img, 0.5, seed)
+        assert _hf_energy(out) < 0.3 * _hf_energy(img)
+        assert abs(out.mean() - img.mean()) < 0.01  # kernels are normalised
+
+
+def test_rain_adds_light_streaks(img):
+    out = add_rain(img, 0.5, 0)
+    d = (out - img).mean(-1)
+    assert d.min() > -1e-6  # additive O = B + S
+    assert 0.01 < (d > 0.05).mean() < 0.6  # sparse streaks, not a veil
+    r = degrade(img, [DegradationSpec("rain")], 0)
+    assert abs(r.params[0]["angle_deg"]) <= 25 and 10 <= r.params[0]["length"] <= 35
+
+
+@pytest.mark.parametrize("kind", ["full", "half", "blob", "gradient"])
+def test_make_mask(kind):
+    for seed in range(5):
+        m = make_mask((60, 90), kind, np.random.default_rng(seed))
+        assert m.shape == (60, 90) and m.dtype == np.float32 and m.min() >= 0 and m.max() <= 1
+        share = (m > 0.5).mean()
+        if kind == "full":
+            assert np.all(m == 1)
+        elif kind == "blob":
+            assert 0.2 <= share <= 0.8
+        else:
+            assert 0.3 <= share <= 0.7
+        if kind == "half":
+            assert m.min() == 0 and m.max() == 1
+    with pytest.raises(ValueError):
+        make_mask((8, 8), "stripes", np.random.default_rng(0))

@@ -1,0 +1,190 @@
+"""Model properties on tiny configs, CPU, seeded (STYLE.md #10)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from slerir.config import CLASSES, PRESETS, ModelConfig, get_config
+from slerir.losses import total_loss
+from slerir.model import SLERIR, ExpertFFN, slerp, topk_weights, uniform_prototypes
+
+SMALL = get_config("tiny", widths=(8, 16, 32), enc_blocks=(1, 1), mid_blocks=1, dec_blocks=(1, 1), enc_width=8)
+
+
+def _activate(model: SLERIR) -> SLERIR:
+    """Residual scales start at 0 (identity blocks); give them values so every path matters."""
+    g = torch.Generator().manual_seed(0)
+    for n, p in model.named_parameters():
+        if n.endswith(".beta") or n.endswith(".gamma") or "bias_out" in n:
+            p.data = torch.randn(p.shape, generator=g) * 0.5
+    return model
+
+
+def mixed_batch(b=4, p=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.rand(b, 3, p, p, generator=g)
+    lq = (gt + 0.1 * torch.randn(b, 3, p, p, generator=g)).clamp(0, 1)
+    mask = torch.zeros(b, p, p, dtype=torch.long)
+    for i in range(b):
+        mask[i, :, : p // 2] = i % len(CLASSES)
+        mask[i, :, p // 2:] = (i + 1) % len(CLASSES)
+    frac = F.one_hot(mask, len(CLASSES)).float().mean((1, 2))
+    return {"lq": lq, "gt": gt, "mask": mask, "label": frac.argmax(1), "frac": frac}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"router": "linear"}, {"shared_router": True}, {"learn_prototypes": True}])
+def test_every_parameter_gets_gradient_on_mixed_batch(overrides):
+    torch.manual_seed(0)
+    model = _activate(SLERIR(SMALL.replace(top_k=SMALL.num_experts, **overrides)))
+    batch = mixed_batch()
+    out = model(batch["lq"])
+    loss, _ = total_loss(out, batch, {"l1": 1, "contrastive": 0.1, "uniformity": 0.1, "balance": 0.1})
+    loss.backward()
+    for n, p in model.named_parameters():
+        assert p.grad is not None, f"no gradient for {n}"
+        assert p.grad.abs().sum() > 0, f"zero gradient for {n}"
+
+
+def test_each_expert_and_router_gets_gradient_with_topk():
+    torch.manual_seed(1)
+    model = _activate(SLERIR(SMALL))  # top_k=2 of 4: each expert must still be chosen somewhere
+    batch = mixed_batch(b=6, p=48, seed=3)
+    out = model(batch["lq"])
+    out.image.abs().mean().backward()
+    for i, name in enumerate(model.layer_names):
+        r = model.router(i)
+        assert r.keys.grad is not None and r.keys.grad.abs().sum() > 0, f"router {name} got no gradient"
+
+
+def test_embeddings_unit_norm_alpha_in_range_and_routing_is_topk():
+    torch.manual_seed(0)
+    model = _activate(SLERIR(SMALL)).eval()
+    x = torch.rand(2, 3, 64, 48)
+    out = model(x, top_k=2)
+    e = out.embeddings
+    assert torch.allclose(e.global_.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(e.local.norm(dim=1), torch.ones_like(e.local[:, 0]), atol=1e-5)
+    assert torch.allclose(e.fused.norm(dim=1), torch.ones_like(e.fused[:, 0]), atol=1e-5)
+    assert (e.alpha >= 0).all() and (e.alpha <= 1).all()
+    assert len(out.routing) == len(model.layer_names)
+    for r in out.routing:
+        assert r.weights.shape[1] == SMALL.num_experts
+        assert (r.weights >= 0).all()
+        assert torch.allclose(r.weights.sum(1), torch.ones_like(r.weights[:, 0]), atol=1e-5)
+        assert ((r.weights > 0).sum(1) == 2).all(), r.name
+        chosen = torch.zeros_like(r.weights, dtype=torch.bool).scatter(1, r.topk, True)
+        assert ((r.weights > 0) == chosen).all()
+    for k in (1, 3, 4):
+        out_k = model(x, top_k=k)
+        assert all(((r.weights > 0).sum(1) == k).all() for r in out_k.routing)
+
+
+def test_routing_levels_and_resolution():
+    model = SLERIR(SMALL).eval()
+    out = model(torch.rand(1, 3, 64, 64))
+    for r in out.routing:
+        assert r.weights.shape[-1] == 64 // (2 * 2 ** r.level), r.name
+    assert out.layer("mid.b0").level == len(SMALL.widths) - 1
+    with pytest.raises(KeyError):
+        out.layer("nope")
+
+
+def test_fusion_ablations_alpha_constant():
+    model = SLERIR(SMALL).eval()
+    x = torch.rand(1, 3, 32, 32)
+    g = model(x, fusion="global")
+    assert (g.embeddings.alpha == 1).all()
+    assert torch.allclose(g.embeddings.fused, g.embeddings.global_[:, :, None, None].expand_as(g.embeddings.fused))
+    lo = model(x, fusion="local")
+    assert (lo.embeddings.alpha == 0).all()
+    assert torch.allclose(lo.embeddings.fused, lo.embeddings.local)
+
+
+def test_linear_ablation_embedding_not_normalised():
+    torch.manual_seed(0)
+    model = SLERIR(SMALL.replace(router="linear")).eval()
+    out = model(torch.rand(2, 3, 32, 32))
+    assert not torch.allclose(out.embeddings.global_.norm(dim=1), torch.ones(2), atol=1e-3)
+
+
+def test_shared_router_is_one_module():
+    m = SLERIR(SMALL.replace(shared_router=True))
+    assert len(m.routers) == 1 and m.router(0) is m.router(len(m.layer_names) - 1)
+    assert len(SLERIR(SMALL).routers) == len(SLERIR(SMALL).layer_names)
+
+
+def test_expert_ffn_mixture_is_exact():
+    torch.manual_seed(0)
+    ffn = ExpertFFN(8, [4, 4, 8])
+    with torch.no_grad():
+        ffn.bias_out.normal_()
+    x = torch.randn(2, 8, 5, 5)
+    w = torch.rand(2, 3, 5, 5)
+    w = w / w.sum(1, keepdim=True)
+    each = ffn.expert_outputs(x)  # (B,E,c,H,W)
+    mix = (each * w[:, :, None]).sum(1)
+    assert torch.allclose(ffn(x, w), mix, atol=1e-5)
+
+
+def test_topk_force_expert():
+    logits = torch.randn(2, 4, 3, 3)
+    w, idx, _ = topk_weights(logits, 2, force=3)
+    assert (w[:, 3] == 1).all() and (w.sum(1) == 1).all()
+    model = SLERIR(SMALL).eval()
+    out = model(torch.rand(1, 3, 32, 32), force_expert={"mid.b0": 1})
+    assert (out.layer("mid.b0").weights[:, 1] == 1).all()
+
+
+def test_prototypes_uniform():
+    p = uniform_prototypes(6, 3)
+    assert torch.allclose(p.norm(dim=1), torch.ones(6))
+    g = p @ p.T
+    off = g[~torch.eye(6, dtype=torch.bool)]
+    # octahedron: every pair is orthogonal or antipodal
+    assert torch.all((off.abs() < 1e-6) | ((off + 1).abs() < 1e-6))
+    q = uniform_prototypes(6, 8, iters=300)
+    assert torch.allclose(q.norm(dim=1), torch.ones(6), atol=1e-5)
+    assert (q @ q.T)[~torch.eye(6, dtype=torch.bool)].max() < 0.1  # well spread in 8-D
+
+
+def test_slerp_endpoints_and_norm():
+    a = F.normalize(torch.randn(2, 3, 4, 4), dim=1)
+    b = F.normalize(torch.randn(2, 3, 4, 4), dim=1)
+    assert torch.allclose(slerp(a, b, torch.zeros(2, 1, 4, 4)), a, atol=1e-3)
+    assert torch.allclose(slerp(a, b, torch.ones(2, 1, 4, 4)), b, atol=1e-3)
+    mid = slerp(a, b, torch.full((2, 1, 4, 4), 0.5))
+    assert torch.allclose(mid.norm(dim=1), torch.ones(2, 4, 4), atol=1e-5)
+    # equal angle to both ends
+    assert torch.allclose((mid * a).sum(1), (mid * b).sum(1), atol=1e-3)
+    # identical inputs: no NaN in values or gradients
+    t = torch.full((2, 1, 4, 4), 0.3, requires_grad=True)
+    a2 = a.clone().requires_grad_(True)
+    slerp(a2, a2, t).sum().backward()
+    assert torch.isfinite(a2.grad).all() and torch.isfinite(t.grad).all()
+
+
+def test_bad_input_size_and_topk_rejected():
+    model = SLERIR(SMALL).eval()
+    with pytest.raises(ValueError, match="multiples"):
+        model(torch.rand(1, 3, 30, 32))
+    with pytest.raises(ValueError, match="top_k"):
+        model(torch.rand(1, 3, 32, 32), top_k=9)
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(ValueError):
+        ModelConfig(num_experts=3)
+    with pytest.raises(ValueError):
+        ModelConfig(router="cosine")
+    with pytest.raises(KeyError):
+        get_config("huge")
+    cfg = get_config("tiny")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="does not know"):
+        ModelConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+    n_paper = sum(p.numel() for p in SLERIR(PRESETS["paper"]).parameters())
+    assert 25e6 <= n_paper <= 35e6, n_paper
+    with pytest.raises(Exception):
+        cfg.top_k = 3  # frozen
