@@ -245,8 +245,10 @@ class Trainer:
         self.step += 1
         return logs
 
-    def fit(self, progress: bool = True) -> None:
+    def fit(self, progress: bool = True, stop_at: int | None = None) -> None:
+        """Train until ``tc.steps`` (or ``stop_at``, to simulate an interruption in tests)."""
         tc = self.tc
+        end = tc.steps if stop_at is None else min(stop_at, tc.steps)
         log = open(self.out / "log.jsonl", "a") if self.rank == 0 else None
         bar = None
         if progress and self.rank == 0:
@@ -255,7 +257,7 @@ class Trainer:
             bar = tqdm(total=tc.steps, initial=self.step, dynamic_ncols=True, mininterval=2.0)
         t_last, s_last = time.time(), self.step
         try:
-            while self.step < tc.steps:
+            while self.step < end:
                 t0 = time.time()
                 logs = self.train_step(self.sampler.batch(self.step))
                 self.elapsed += time.time() - t0
@@ -281,7 +283,7 @@ class Trainer:
                         save_weights(self.ema, self.out / "best", {**self.meta(), "val": res})
                     if bar is not None:
                         bar.write(f"step {self.step}: val {json.dumps({k: round(v, 3) for k, v in res.items()})}")
-                if self.step % tc.ckpt_every == 0 or self.step == tc.steps:
+                if self.step % tc.ckpt_every == 0 or self.step == end:
                     self.save()
         finally:
             if bar is not None:

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from slerir.checkpoint import CheckpointError, load_model, read_config, save_weights
+from slerir.inference import Restorer
+from tests.conftest import TEST_CFG, make_model
+
+
+def test_roundtrip_strict(tmp_path, weights_dir):
+    model, meta = load_model(weights_dir)
+    ref = make_model()
+    assert model.cfg == TEST_CFG and meta["note"] == "random test model"
+    for (k, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+        assert torch.equal(a, b), k
+    # single-file form: config in the safetensors metadata
+    cfg, _ = read_config(weights_dir / "model.safetensors")
+    assert cfg == TEST_CFG
+
+
+def test_missing_and_corrupt(tmp_path, weights_dir):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "nope")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes(b"garbage" * 10)
+    (bad / "config.json").write_text((weights_dir / "config.json").read_text())
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_model(bad)
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config"):
+        load_model(bad)
+    (tmp_path / "x.pt").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_model(tmp_path / "x.pt")
+
+
+def test_mismatch_is_clear(tmp_path, weights_dir):
+    other = tmp_path / "other"
+    save_weights(make_model(TEST_CFG.replace(num_experts=3, expert_ratios=(1.0, 1.0, 1.0))), other)
+    # config says 4 experts, tensors hold 3
+    (other / "config.json").write_text((weights_dir / "config.json").read_text())
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(other)
+    # a missing router key
+    state = {k: v for k, v in make_model().state_dict().items() if "routers.0" not in k}
+    part = tmp_path / "part"
+    part.mkdir()
+    save_file(state, str(part / "model.safetensors"))
+    (part / "config.json").write_text((weights_dir / "config.json").read_text())
+    with pytest.raises(CheckpointError, match="routers.0"):
+        load_model(part)
+    # unknown config field
+    blob = json.loads((weights_dir / "config.json").read_text())
+    blob["model"]["future_field"] = 1
+    (part / "config.json").write_text(json.dumps(blob))
+    with pytest.raises(CheckpointError, match="future_field"):
+        load_model(part)
+
+
+def test_restorer_from_pretrained(weights_dir):
+    r = Restorer.from_pretrained(weights_dir)
+    assert r.cfg == TEST_CFG

@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from slerir.evaluate import main as evaluate_main
+from slerir.restore import main as restore_main
+from tests.conftest import REPO
+
+
+def _table_rows(md: str) -> list[list[str]]:
+    lines = [l for l in md.splitlines() if l.startswith("|") and not l.startswith("|---")]
+    return [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+
+
+def test_evaluate_two_image_subset_fills_every_column(tmp_path, weights_dir, data_root):
+    out = tmp_path / "ev"
+    rc = evaluate_main(["--weights", str(weights_dir), "--suite", "lol,rain100l", "--limit", "2", "--baselines",
+                        "--data-root", str(data_root), "--out", str(out)])
+    assert rc == 0
+    md = (out / "results.md").read_text()
+    rows = _table_rows(md)
+    header, body = rows[0], rows[1:]
+    assert "SLER-IR PSNR" in header and "baseline PSNR" in header and "recognition" in header
+    assert len(body) == 3  # two benchmarks + average
+    for r in body:
+        assert len(r) == len(header)
+        assert all(c not in ("", "None") for c in r[:len(header) - 3]), r
+    lol = body[0]
+    assert all(c not in ("", "n/a", "None") for c in lol), lol  # a task with a classical baseline: every cell
+    assert body[1][header.index("baseline")] == "n/a"  # no maintained deraining baseline: said, not blank
+    res = json.loads((out / "results.json").read_text())
+    assert [r["n"] for r in res["rows"]] == [2, 2]
+    assert res["rows"][0]["baseline_psnr"] > res["rows"][0]["input_psnr"]
+    assert res["meta"]["ssim_variant"] == "skimage"
+
+
+def test_evaluate_literature_protocol(tmp_path, weights_dir, data_root, capsys):
+    rc = evaluate_main(["--weights", str(weights_dir), "--suite", "sots", "--limit", "1", "--protocol", "literature",
+                        "--ssim", "gaussian", "--data-root", str(data_root)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "Protocol: literature" in out and "aussian" in out
+
+
+def test_evaluate_missing_data_root_is_clear(tmp_path, weights_dir, capsys):
+    rc = evaluate_main(["--weights", str(weights_dir), "--suite", "sots", "--data-root", str(tmp_path / "none")])
+    assert rc == 2
+    assert "--data-root" in capsys.readouterr().err
+
+
+def test_restore_cli_file_and_folder(tmp_path, weights_dir, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(src / "a.jpg")
+    Image.fromarray(rng.integers(0, 255, (30, 20, 4), dtype=np.uint8), "RGBA").save(src / "b.png")
+    (src / "notes.txt").write_text("not an image")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    assert restore_main([str(src / "a.jpg"), str(tmp_path / "a_out.png"), "--weights", str(weights_dir)]) == 0
+    out = Image.open(tmp_path / "a_out.png")
+    assert out.format == "PNG" and out.size == (50, 40)
+    dst = tmp_path / "out"
+    rc = restore_main([str(src), str(dst), "--weights", str(weights_dir)])
+    assert rc == 1  # one broken file reported, the others written
+    assert sorted(p.name for p in dst.iterdir()) == ["a.png", "b.png"]
+    assert Image.open(dst / "b.png").size == (20, 30)
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "Traceback" not in err
+    # file in, folder out: refused clearly
+    assert restore_main([str(src / "a.jpg"), str(dst), "--weights", str(weights_dir)]) == 2
+    assert restore_main([str(src / "a.jpg"), str(tmp_path / "x.jpg"), "--weights", str(weights_dir)]) == 2
+
+
+def test_restore_cli_as_module(tmp_path, weights_dir):
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "z.png")
+    p = subprocess.run([sys.executable, "-m", "slerir.restore", str(tmp_path / "z.png"), str(tmp_path / "o.png"),
+                        "--weights", str(weights_dir)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([sys.executable, "-m", "slerir.restore", str(tmp_path / "z.png"), str(tmp_path / "o.png"),
+                        "--weights", str(tmp_path / "missing")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "not found" in p.stderr and "Traceback" not in p.stderr

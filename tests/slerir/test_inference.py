@@ -1,0 +1,130 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from slerir.imaging import ImageError, load_image, to_rgb_float
+from slerir.inference import Restorer
+from tests.conftest import make_model
+
+
+def _psnr(a, b):
+    return 10 * np.log10(1.0 / max(1e-20, float(((a - b) ** 2).mean())))
+
+
+@pytest.fixture(scope="module")
+def restorer():
+    return Restorer(make_model(), tile=128, overlap=32)
+
+
+def _image(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 1, w, dtype=np.float32)[None, :, None] * np.linspace(0.3, 1, h, dtype=np.float32)[:, None, None]
+    return np.clip(base + 0.1 * rng.standard_normal((h, w, 3)).astype(np.float32), 0, 1)
+
+
+def test_tiled_matches_untiled(restorer):
+    img = _image(300, 270)
+    whole = restorer.restore(img, tile=1024)
+    tiled = restorer.restore(img)  # tile 128 -> many tiles
+    assert whole.tiles == 1 and tiled.tiles > 4
+    assert _psnr(whole.image, tiled.image) >= 40.0
+    np.testing.assert_allclose(whole.global_embedding, tiled.global_embedding, atol=1e-5)
+    for a, b in zip(whole.routing, tiled.routing):
+        assert a.name == b.name and a.weights.shape == b.weights.shape
+        assert (a.expert_map == b.expert_map).mean() > 0.97
+
+
+def test_output_shapes_and_capture(restorer):
+    img = _image(37, 53)  # not a multiple of 8: padded and cropped back
+    r = restorer.restore(img)
+    assert r.image.shape == (37, 53, 3) and r.image.dtype == np.float32
+    assert 0 <= r.image.min() and r.image.max() <= 1
+    assert np.isclose(r.class_probs.sum(), 1, atol=1e-5) and r.predicted_class in r.classes
+    assert r.alpha.shape == (5, 7) and ((r.alpha >= 0) & (r.alpha <= 1)).all()
+    assert np.allclose(np.linalg.norm(r.local_embedding, axis=0), 1, atol=1e-4)
+    for lm in r.routing:
+        h, w = lm.weights.shape[1:]
+        assert (h, w) == (int(np.ceil(37 / lm.stride)), int(np.ceil(53 / lm.stride)))
+        assert np.allclose(lm.weights.sum(0), 1, atol=1e-5)
+        assert ((lm.weights > 0).sum(0) == 2).all()
+    bare = restorer.restore(img, capture=False)
+    assert bare.routing == [] and bare.alpha is None
+    np.testing.assert_allclose(bare.image, r.image, atol=1e-6)
+
+
+def test_topk_fusion_and_force_options(restorer):
+    img = _image(64, 64)
+    r1 = restorer.restore(img, top_k=1)
+    assert all(((lm.weights > 0).sum(0) == 1).all() for lm in r1.routing)
+    g = restorer.restore(img, fusion="global")
+    assert np.allclose(g.alpha, 1)
+    name = r1.routing[0].name
+    f = restorer.restore(img, force_expert={name: 3})
+    assert (f.layer(name).expert_map == 3).all()
+    with pytest.raises(ValueError, match="top_k"):
+        restorer.restore(img, top_k=7)
+    with pytest.raises(ValueError, match="unknown layer"):
+        restorer.restore(img, force_expert={"nope": 0})
+
+
+def test_tiny_and_odd_images(restorer):
+    for shape in [(1, 1, 3), (3, 2000, 3), (2, 2)]:
+        r = restorer.restore(np.full(shape, 0.5, np.float32))
+        assert r.image.shape[:2] == shape[:2]
+
+
+def test_input_modes():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255  # red, fully transparent -> white
+    assert np.allclose(to_rgb_float(rgba), 1.0)
+    rgba[..., 3] = 255
+    assert np.allclose(to_rgb_float(rgba)[..., 0], 1.0) and np.allclose(to_rgb_float(rgba)[..., 1], 0.0)
+    g16 = np.full((4, 4), 65535, np.uint16)
+    assert np.allclose(to_rgb_float(g16), 1.0)
+    assert to_rgb_float(Image.new("P", (5, 4))).shape == (4, 5, 3)
+    assert to_rgb_float(Image.new("CMYK", (5, 4))).shape == (4, 5, 3)
+    assert to_rgb_float(Image.new("LA", (5, 4))).shape == (4, 5, 3)
+    # 16-bit PNG through bytes
+    buf = io.BytesIO()
+    Image.fromarray(np.full((6, 6), 32768, np.uint16)).save(buf, format="PNG")
+    assert abs(load_image(buf.getvalue()).mean() - 0.5) < 0.01
+    # EXIF orientation applied (orientation 6: rotate 90 cw -> width/height swap)
+    im = Image.new("RGB", (10, 4))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", exif=exif)
+    assert load_image(buf.getvalue()).shape == (10, 4, 3)
+
+
+@pytest.mark.parametrize("data,msg", [(b"", "empty"), (b"hello, not an image", "not an image"),
+                                      (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "damaged|not an image")])
+def test_bad_bytes_give_clear_errors(data, msg):
+    with pytest.raises(ImageError, match=msg):
+        load_image(data)
+
+
+def test_bad_arrays_rejected(restorer):
+    with pytest.raises(ImageError):
+        restorer.restore(np.zeros((4, 4, 5), np.float32))
+    with pytest.raises(ImageError):
+        restorer.restore(np.full((4, 4, 3), np.nan, np.float32))
+    with pytest.raises(ImageError):
+        restorer.restore(None)
+
+
+def test_size_guard():
+    r = Restorer(make_model(), max_pixels=100 * 100)
+    with pytest.raises(ImageError, match="limit"):
+        r.restore(np.zeros((200, 200, 3), np.float32))
+
+
+def test_deterministic(restorer):
+    img = _image(96, 80, seed=3)
+    a, b = restorer.restore(img), restorer.restore(img)
+    assert np.array_equal(a.image, b.image)
+    for x, y in zip(a.routing, b.routing):
+        assert np.array_equal(x.weights, y.weights)

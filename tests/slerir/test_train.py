@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from slerir.train import Trainer, TrainConfig, lr_at, parse_args
+from tests.conftest import REPO, TEST_MODEL_OVERRIDES
+
+
+def _tc(tmp_path, data_root, **kw):
+    base = dict(model_overrides=TEST_MODEL_OVERRIDES, patch=32, batch=4, steps=6, warmup=2, val_every=0,
+                ckpt_every=100, log_every=1, threads=1, out=str(tmp_path), data_root=str(data_root))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_lr_schedule():
+    tc = TrainConfig(lr=1e-3, min_lr=0.0, warmup=10, steps=110)
+    assert lr_at(0, tc) == pytest.approx(1e-4)
+    assert lr_at(9, tc) == pytest.approx(1e-3)
+    assert lr_at(60, tc) == pytest.approx(5e-4)
+    assert lr_at(110, tc) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_step_lowers_loss_on_fixed_batch(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, lr=1e-3, warmup=1, grad_clip=10.0))
+    batch = tr.sampler.batch(0)
+    from slerir.losses import total_loss
+
+    weights = {"l1": 1.0, "contrastive": 0.05, "uniformity": 0.01, "balance": 0.01}
+    with torch.no_grad():
+        before, _ = total_loss(tr.model(batch["lq"]), batch, weights)
+    for _ in range(3):
+        tr.train_step(batch)
+    with torch.no_grad():
+        after, _ = total_loss(tr.model(batch["lq"]), batch, weights)
+    assert after < before
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path, data_root):
+    a = Trainer(_tc(tmp_path / "a", data_root))
+    a.fit(progress=False)
+    b = Trainer(_tc(tmp_path / "b", data_root))
+    b.fit(progress=False, stop_at=3)  # "interrupted" after 3 steps (state saved at the stop)
+    del b
+    c = Trainer(_tc(tmp_path / "b", data_root), resume=True)
+    assert c.step == 3
+    c.fit(progress=False)
+    assert c.step == a.step == 6
+    for (k, x), (_, y) in zip(a.model.state_dict().items(), c.model.state_dict().items()):
+        assert torch.equal(x, y), k
+    for (k, x), (_, y) in zip(a.ema.state_dict().items(), c.ema.state_dict().items()):
+        assert torch.equal(x, y), k
+    logs = [json.loads(l) for l in open(tmp_path / "b" / "log.jsonl")]
+    assert [l["step"] for l in logs] == [1, 2, 3, 4, 5, 6]
+    assert {"l1", "con_global", "con_local", "uniformity", "balance", "load", "lr"} <= set(logs[0])
+    assert (tmp_path / "b" / "weights" / "model.safetensors").exists()
+
+
+def test_validation_writes_best(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, steps=2, val_every=2, val_n=7))
+    tr.fit(progress=False)
+    val = [json.loads(l) for l in open(tmp_path / "val.jsonl")]
+    assert "mean_psnr" in val[-1] and 0 <= val[-1]["recognition"] <= 1
+    assert (tmp_path / "best" / "config.json").exists()
+
+
+def test_cli_flags_override_config(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"steps": 50, "batch": 3}))
+    tc, resume = parse_args(["--config", str(cfg), "--batch", "5", "--resume", "--model-overrides", '{"router": "linear"}'])
+    assert tc.steps == 50 and tc.batch == 5 and resume and tc.model_overrides == {"router": "linear"}
+    with pytest.raises(SystemExit):
+        parse_args(["--tasks", "seven"])
+
+
+def test_ddp_two_processes_identical_weights(tmp_path, data_root):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(REPO / "tests" / "slerir" / "ddp_worker.py"), str(tmp_path)]
+    p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    w0 = load_file(str(tmp_path / "rank0.safetensors"))
+    w1 = load_file(str(tmp_path / "rank1.safetensors"))
+    assert w0.keys() == w1.keys()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    log = [json.loads(l) for l in open(tmp_path / "run" / "log.jsonl")]
+    assert log[-1]["step"] == 3
