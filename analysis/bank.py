@@ -27,16 +27,16 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from slerir.config import CLASSES
 from slerir.degradations import PARTIAL_MASKS, DegradationSpec, random_specs
 from slerir.data import load_clean_images, make_sample, resolve_root
 
-from .embedding import EmbeddingBank, fit_pca_basis, local_pixel_accuracy, normalize, pca_2d
+from .embedding import EmbeddingBank, fit_pca_basis, local_pixel_accuracy, normalize, pca_2d, weights_fingerprint
 from .routing import RoutingCollector, boundary_cells
 from .maps import downsample_labels
 from .util import jsonable
@@ -72,10 +72,12 @@ def fit_umap(z: np.ndarray, extra: np.ndarray | None = None, n_neighbors: int = 
         raise ImportError("the bank's UMAP layout needs umap-learn: pip install umap-learn "
                           "(or pass --no-umap for a PCA layout)") from e
     params = dict(n_neighbors=min(n_neighbors, len(z) - 1), min_dist=min_dist, metric="cosine", random_state=seed,
-                  n_components=2, transform_seed=seed)
+                  n_components=2, transform_seed=seed, n_jobs=1)
     reducer = umap.UMAP(**params)
-    xy = reducer.fit_transform(np.asarray(z, dtype=np.float32))
-    ex = reducer.transform(np.asarray(extra, dtype=np.float32)) if extra is not None else None
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": single-threaded on purpose
+        warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
+        xy = reducer.fit_transform(np.asarray(z, dtype=np.float32))
+        ex = reducer.transform(np.asarray(extra, dtype=np.float32)) if extra is not None else None
     params.update(umap_version=getattr(umap, "__version__", "?"), numba_cache_dir=os.environ.get("NUMBA_CACHE_DIR"))
     return np.asarray(xy, np.float32), (None if ex is None else np.asarray(ex, np.float32)), params
 
@@ -279,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       cells_per_uniform=args.cells_uniform, seed=args.seed, use_umap=not args.no_umap,
                       cache_dir=args.cache_dir)
     bank.meta["weights"] = str(args.weights)
+    bank.meta["weights_sha256"] = weights_fingerprint(args.weights)
     bank.meta["data_root"] = str(root)
     out = bank.save(args.out)
     rec = bank.meta["recognition"]

@@ -18,7 +18,6 @@ Files: ``bank.npz`` (numeric and fixed-width string arrays, read with ``allow_pi
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,6 +303,28 @@ class EmbeddingBank:
         out["prototype_uniformity"] = uniformity(self.prototypes)
         return out
 
+    # -- compatibility -------------------------------------------------------------------------
+    def compatible_with(self, restorer, fingerprint: str | None = None) -> tuple[bool, str]:
+        """Whether this bank's embeddings live in the same space as ``restorer``'s.
+
+        Checks the embedding size, the classes, the prototypes and, when both are known, the
+        weights fingerprint (``weights_fingerprint``) stored at build time in
+        ``meta["weights_sha256"]``. Returns (ok, reason)."""
+        cfg = restorer.cfg
+        if self.dim != cfg.embed_dim:
+            return False, f"bank has d={self.dim}, the model d={cfg.embed_dim}"
+        if tuple(self.classes) != tuple(restorer.classes):
+            return False, f"bank classes {self.classes} differ from the model's {tuple(restorer.classes)}"
+        protos = restorer.model.prototypes.detach().cpu().numpy()
+        if protos.shape != self.prototypes.shape or not np.allclose(protos, self.prototypes, atol=1e-4):
+            return False, "bank prototypes differ from the model's"
+        built = self.meta.get("weights_sha256")
+        if fingerprint and built and fingerprint != built:
+            return False, f"bank was built with other weights (sha256 {built} vs {fingerprint})"
+        if fingerprint and not built:
+            return True, "bank does not record which weights built it"
+        return True, "ok"
+
     # -- files --------------------------------------------------------------------------------
     @staticmethod
     def _paths(path: str | Path) -> tuple[Path, Path]:
@@ -342,6 +363,22 @@ class EmbeddingBank:
         return cls(z=arr["z"], labels=arr["labels"], kinds=arr["kinds"], names=arr["names"], umap_xy=arr["umap_xy"],
                    prototypes=arr["prototypes"], proto_umap_xy=arr["proto_umap_xy"], classes=classes,
                    pca_basis=arr.get("pca_basis"), meta=side.get("meta", {}))
+
+
+def weights_fingerprint(path: str | Path) -> str | None:
+    """First 16 hex digits of the SHA-256 of a weights folder's ``model.safetensors`` (or of a
+    ``.safetensors`` file); None when there is no such file."""
+    import hashlib
+
+    p = Path(path)
+    f = p / "model.safetensors" if p.is_dir() else p
+    if not f.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 def bank_from_embeddings(z: np.ndarray, labels: np.ndarray, kinds, names, prototypes: np.ndarray,

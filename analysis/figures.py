@@ -34,7 +34,7 @@ def _layout(fig: go.Figure, title: str | None, height: int = 420, **kw) -> go.Fi
 
 
 def _layout_label(bank: EmbeddingBank) -> str:
-    return "UMAP" if bank.meta.get("layout", "umap") == "umap" else "PCA (UMAP not available)"
+    return "UMAP" if bank.meta.get("layout", "umap") == "umap" else "PCA"
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,9 +108,11 @@ def sphere_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, us
         fig.add_trace(go.Scatter3d(x=u[:, 0], y=u[:, 1], z=u[:, 2], mode="markers", name=USER_GLOBAL_TRACE,
                                    marker=dict(size=12, symbol="diamond", color="#000", line=dict(color="#fff", width=2)),
                                    hovertemplate="your image (global)<extra></extra>"))
-    ax = dict(range=[-1.15, 1.15], showbackground=False, zeroline=False, showspikes=False, title="")
+    ax = dict(range=[-1.15, 1.15], showbackground=False, zeroline=False, showspikes=False, title="",
+              showgrid=False, showticklabels=False, visible=False)
     _layout(fig, title, height=560)
-    fig.update_layout(scene=dict(xaxis=ax, yaxis=ax, zaxis=ax, aspectmode="cube"),
+    fig.update_layout(scene=dict(xaxis=ax, yaxis=ax, zaxis=ax, aspectmode="cube",
+                                 camera=dict(eye=dict(x=1.05, y=1.05, z=0.7))),
                       legend=dict(itemsizing="constant"), uirevision="sphere")
     return fig
 
@@ -122,7 +124,9 @@ def umap_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, user
     Traces: "<class> (global)", "<class> (local)", "prototypes", and, when given, "your image
     (global)" (a star) and "your image (local cells)"."""
     label = _layout_label(bank)
-    title = title or f"Embedding bank, {label} layout (new points placed by nearest neighbours)"
+    if title is None:
+        title = (f"Embedding bank, UMAP layout (new points placed by nearest neighbours)" if label == "UMAP"
+                 else "Embedding bank, PCA layout (no UMAP fitted for this bank)")
     fig = go.Figure()
     rng = np.random.default_rng(0)
     for kind, symbol, size, opacity in (("global", "circle", 6, 0.85), ("local", "circle-open", 5, 0.5)):

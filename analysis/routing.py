@@ -19,7 +19,7 @@ Pure numpy; no sklearn (the demo's requirements do not include it).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -187,7 +187,7 @@ class RoutingCollector:
         per layer; entropy sums per layer (and per class and layer); GLGF alpha statistics split
         by "uniform" vs "mixed" images (a mask with more than one class is "mixed"), with the
         mixed images' boundary vs interior cells; global recognition (confusion of the image label
-        vs the predicted class); local recognition (cells whose nearest prototype is their class);
+        vs the predicted class, images with known labels only); local recognition (cells whose nearest prototype is their class);
         optionally per-layer agreement of fused routing with global-only / local-only routing.
     """
 
@@ -227,7 +227,7 @@ class RoutingCollector:
 
     # -- accumulation -------------------------------------------------------------------------
     def add(self, result: RestorationResult, mask: np.ndarray | None = None, label: int | str | None = None,
-            kind: str | None = None, name: str | None = None) -> dict[str, Any]:
+            kind: str | None = None, name: str | None = None, label_known: bool = True) -> dict[str, Any]:
         """Add one image.
 
         Args:
@@ -236,6 +236,8 @@ class RoutingCollector:
             label: class id or name of the whole image (used when ``mask`` is None).
             kind: "uniform" or "mixed"; default: "mixed" if the mask holds more than one class.
             name: an identifier kept in the per-image record.
+            label_known: False when the label is the model's own prediction (images of unknown
+                degradation): routing statistics still use it, recognition accuracy does not.
         Returns:
             the per-image record (also kept in ``self.records``).
         """
@@ -280,8 +282,9 @@ class RoutingCollector:
 
         rec: dict[str, Any] = {"name": name, "kind": kind, "label": self.classes[image_label],
                                "predicted": result.predicted_class, "entropy": rec_entropy}
-        # global recognition
-        self.confusion[image_label, int(np.argmax(result.class_probs))] += 1
+        # global recognition (only against real labels)
+        if label_known:
+            self.confusion[image_label, int(np.argmax(result.class_probs))] += 1
         # alpha and local recognition
         if result.alpha is not None:
             a = np.asarray(result.alpha, np.float64)
@@ -297,7 +300,7 @@ class RoutingCollector:
                 for key, sel in (("boundary", bnd), ("interior", ~bnd)):
                     self.alpha_region[key][0] += float(a[sel].sum())
                     self.alpha_region[key][1] += int(sel.sum())
-            if result.local_class_sims is not None:
+            if result.local_class_sims is not None and label_known:
                 pred = np.asarray(result.local_class_sims).argmax(0)
                 self.local_correct += int((pred == cl).sum())
                 self.local_total += cl.size

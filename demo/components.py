@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gradio as gr
+from PIL import UnidentifiedImageError
 
 
 class ImageInput(gr.Image):
@@ -22,5 +23,7 @@ class ImageInput(gr.Image):
             raise
         except Exception as e:  # PIL.UnidentifiedImageError, OSError (truncated), DecompressionBombError...
             name = getattr(payload, "orig_name", None) or "the uploaded file"
-            raise gr.Error(f"Could not read {name} as an image ({type(e).__name__}: {e}). "
-                           "Upload a PNG, JPEG, WebP, TIFF or BMP file.", title="Not an image") from None
+            why = ("its contents are not a recognised image format" if isinstance(e, UnidentifiedImageError)
+                   else f"{type(e).__name__}: {str(e).split(chr(10))[0][:200]}")
+            raise gr.Error(f"Could not read {name} as an image: {why}. Upload a PNG, JPEG, WebP, TIFF or "
+                           "BMP file.", title="Not an image", print_exception=False) from None

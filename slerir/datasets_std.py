@@ -144,7 +144,8 @@ def _examples(items: Sequence[Any], k: int = 5) -> str:
 
 
 def _missing_folder(kind: str, tried: Sequence[Path], expected: str) -> FileNotFoundError:
-    return FileNotFoundError(f"{kind}: folder not found (tried: {', '.join(str(t) for t in tried)}); expected {expected}")
+    where = ", ".join(str(t) for t in tried)
+    return FileNotFoundError(f"{kind}: folder not found (tried: {where}); expected {expected}")
 
 
 def _pair_same_name(lq_dir: Path, gt_dir: Path, kind: str) -> list[Pair]:
@@ -216,7 +217,8 @@ def read_derain(root: str | Path, list_file: str | Path | None = None) -> list[P
     root = Path(root)
     base = root / "Train" / "Derain"
     if not base.is_dir():
-        raise _missing_folder("derain", [base], "<root>/Train/Derain/{rainy,gt}/ (Rain100L train: rain-N.png, norain-N.png)")
+        raise _missing_folder("derain", [base],
+                              "<root>/Train/Derain/{rainy,gt}/ (Rain100L train: rain-N.png, norain-N.png)")
     lq_dir = _first_dir(base, ("rainy", "input", "rain"))
     gt_dir = _first_dir(base, ("gt", "target", "norain"))
     if gt_dir is None:
@@ -231,7 +233,7 @@ def read_derain(root: str | Path, list_file: str | Path | None = None) -> list[P
             if len(parts) > 2:
                 raise ValueError(f"{lf}: expected 'rainy_path' or 'rainy_path gt_path' per line, got {line!r}")
             explicit.append((base / parts[0], base / parts[1] if len(parts) == 2 else None))
-        absent = [str(p) for p, _ in explicit if not p.is_file()] + [str(g) for _, g in explicit if g is not None and not g.is_file()]
+        absent = [str(p) for pr in explicit for p in pr if p is not None and not p.is_file()]
         if absent:
             raise ValueError(f"derain: {len(absent)} files named in {lf} do not exist: {_examples(absent)}")
     else:
@@ -278,7 +280,8 @@ def read_dehaze(root: str | Path, list_file: str | Path | None = None) -> list[P
         hazy = [base / x for x in _read_list(lf)]
         absent = [str(p) for p in hazy if not p.is_file()]
         if absent:
-            raise ValueError(f"dehaze: {len(absent)} of {len(hazy)} files named in {lf} do not exist: {_examples(absent)}")
+            raise ValueError(f"dehaze: {len(absent)} of {len(hazy)} files named in {lf} do not exist: "
+                             f"{_examples(absent)}")
     else:
         hazy_dir = _first_dir(base, ("synthetic", "hazy"))
         if hazy_dir is None:
@@ -307,7 +310,8 @@ def read_deblur(root: str | Path) -> list[Pair]:
     ``Train/Deblur/blur`` + ``sharp`` (AdaIR); ``GoPro``/``GOPRO_Large`` spellings of the top folder.
     """
     root = Path(root)
-    tried = [root / "GOPRO" / "train", root / "GoPro" / "train", root / "GOPRO_Large" / "train", root / "Train" / "Deblur"]
+    tried = [root / "GOPRO" / "train", root / "GoPro" / "train", root / "GOPRO_Large" / "train",
+             root / "Train" / "Deblur"]
     base = next((t for t in tried if t.is_dir()), None)
     if base is None:
         raise _missing_folder("deblur", tried, "<root>/GOPRO/train/<sequence>/{blur,sharp}/ (GoPro train, 2,103 pairs)")
@@ -332,18 +336,21 @@ def read_lowlight(root: str | Path) -> list[Pair]:
     ``Train/Lowlight`` or ``Train/Enhance`` (AdaIR) as the folder are accepted too.
     """
     root = Path(root)
-    tried = [root / "LOL" / "our485", root / "LOLdataset" / "our485", root / "Train" / "Lowlight", root / "Train" / "Enhance"]
+    tried = [root / "LOL" / "our485", root / "LOLdataset" / "our485", root / "Train" / "Lowlight",
+             root / "Train" / "Enhance"]
     base = next((t for t in tried if t.is_dir()), None)
     if base is None:
         raise _missing_folder("lowlight", tried, "<root>/LOL/our485/{low,high}/ (LOL train, 485 pairs)")
     lq_dir = _first_dir(base, ("low", "input"))
     gt_dir = _first_dir(base, ("high", "gt", "target"))
     if lq_dir is None or gt_dir is None:
-        raise _missing_folder("lowlight", [base / "low", base / "high"], f"{base}/low/ and {base}/high/ (same file names)")
+        raise _missing_folder("lowlight", [base / "low", base / "high"],
+                              f"{base}/low/ and {base}/high/ (same file names)")
     return _pair_same_name(lq_dir, gt_dir, "lowlight")
 
 
-READERS = {"noise": read_denoise, "rain": read_derain, "haze": read_dehaze, "blur": read_deblur, "lowlight": read_lowlight}
+READERS = {"noise": read_denoise, "rain": read_derain, "haze": read_dehaze, "blur": read_deblur,
+           "lowlight": read_lowlight}
 
 
 def read_layout(root: str | Path | None, tasks: str | Sequence[str] = "five") -> dict[str, list[Pair]]:
@@ -355,7 +362,8 @@ def read_layout(root: str | Path | None, tasks: str | Sequence[str] = "five") ->
 # ------------------------------------------------------------------------------------------- ratios and epochs
 
 
-def task_probabilities(counts: Mapping[str, int], weights: str | Mapping[str, float] = "literature") -> dict[str, float]:
+def task_probabilities(counts: Mapping[str, int],
+                       weights: str | Mapping[str, float] = "literature") -> dict[str, float]:
     """Probability of drawing each task: ``"literature"`` proportional to images x :data:`LITERATURE_REPEATS`,
     ``"uniform"`` equal, or a mapping of relative weights per task."""
     kinds = list(counts)

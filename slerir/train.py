@@ -67,6 +67,8 @@ class TrainConfig:
     val_n: int = 60
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
+    data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)
+    std_root: str | None = None  # folder of the standard sets (default data/allinone)
     out: str = "runs/default"
     amp: str = "none"  # "bf16" autocast on GPUs
     grad_checkpoint: bool = False
@@ -123,8 +125,6 @@ def validate(model: SLERIR, val: list[dict], device: torch.device) -> dict:
 
 class Trainer:
     def __init__(self, tc: TrainConfig, resume: bool = False):
-        from .data import TrainSampler, val_set
-
         self.tc = tc
         self.rank, self.world, local = _dist_info()
         if self.world > 1 and not dist.is_initialized():
@@ -157,10 +157,10 @@ class Trainer:
             self.ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[local] if self.device.type == "cuda" else None, find_unused_parameters=True
             )
-        self.sampler = TrainSampler(root=tc.data_root, tasks=tc.tasks, patch=tc.patch, batch=tc.batch,
-                                    mixed_share=tc.mixed_share, clean_share=tc.clean_share, split="train",
-                                    seed=tc.seed, rank=self.rank, world_size=self.world)
-        self.val = val_set(root=tc.data_root, n=tc.val_n, tasks=tc.tasks) if self.rank == 0 and tc.val_every else []
+        from .datasets_std import make_sampler, make_val_set
+
+        self.sampler = make_sampler(tc, rank=self.rank, world_size=self.world)
+        self.val = make_val_set(tc) if self.rank == 0 and tc.val_every else []
         self.step = 0
         self.best = -1.0
         self.elapsed = 0.0

@@ -1,0 +1,62 @@
+"""SLER-IR Studio: ``python app.py`` serves the demo on http://127.0.0.1:7860 (a Hugging Face Space
+runs the same file; it sets GRADIO_SERVER_NAME=0.0.0.0).
+
+Loads the shipped weights (``--weights`` / ``SLERIR_WEIGHTS`` / ``assets/weights``), the optional
+embedding bank (``assets/bank``) and model card (``assets/MODEL_CARD.md``), builds the app with
+``demo.build_demo`` and launches it. Nothing is downloaded at run time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="SLER-IR Studio (Gradio demo)")
+    ap.add_argument("--weights", default=os.environ.get("SLERIR_WEIGHTS") or str(ASSETS / "weights"),
+                    help="weights folder or .safetensors file (env SLERIR_WEIGHTS; default assets/weights)")
+    ap.add_argument("--bank", default=str(ASSETS / "bank"), help="embedding bank folder (optional)")
+    ap.add_argument("--host", default=None, help="bind address (default: env GRADIO_SERVER_NAME or 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=None, help="port (default: env GRADIO_SERVER_PORT or 7860)")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("SLERIR_THREADS") or 0),
+                    help="torch CPU threads (env SLERIR_THREADS; 0 = torch's default)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    weights = Path(args.weights)
+    if not weights.exists():
+        sys.exit(f"SLER-IR Studio: no weights at {weights}.\n"
+                 "Put the trained weights folder (model.safetensors + config.json) there, or pass "
+                 "--weights PATH / set SLERIR_WEIGHTS.")
+
+    from slerir.checkpoint import CheckpointError
+    from slerir.inference import Restorer
+
+    from demo.ui import MAX_PIXELS, TILE, build_demo, launch_kwargs
+
+    try:
+        restorer = Restorer.from_pretrained(weights, max_pixels=MAX_PIXELS, tile=TILE, threads=args.threads)
+    except CheckpointError as e:
+        sys.exit(f"SLER-IR Studio: cannot load the weights: {e}")
+    bank = None
+    if (Path(args.bank) / "bank.npz").exists():
+        from analysis.embedding import EmbeddingBank
+
+        bank = EmbeddingBank.load(args.bank)
+    card = ASSETS / "MODEL_CARD.md"
+    model_card = card.read_text(encoding="utf-8") if card.is_file() else None
+
+    demo = build_demo(restorer, bank=bank, model_card=model_card)
+    demo.slerir_callbacks.warm_up()
+    demo.launch(**launch_kwargs(server_name=args.host, server_port=args.port))
+
+
+if __name__ == "__main__":
+    main()

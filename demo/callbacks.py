@@ -1,0 +1,657 @@
+"""Callbacks of SLER-IR Studio: Gradio values in, library and ``analysis`` calls, Gradio values out.
+
+Every public method of ``Callbacks`` backs one event of ``demo.ui``. Inputs arrive as file paths
+(``type="filepath"`` with ``image_mode=None``, so 16-bit, RGBA and palette files reach
+``slerir.imaging`` untouched), outputs are numpy images (shown as lossless PNG), plotly figures,
+tables and JSON. Computation lives in ``slerir`` and ``analysis``; here we only choose what to show.
+
+Errors: anything a user can cause (not an image, too large, wrong option) becomes a ``gr.Error``
+with a plain message; an unexpected failure is logged with its traceback on the server and shown
+as a short ``gr.Error`` too, so the page never shows a stack trace and the server keeps serving.
+
+Restorations are cached (bounded by bytes) under a hash of the pixels and the options, so the
+analysis that follows a restoration (``/analyze`` after ``/restore``, the opacity slider, the
+heatmaps) reuses it instead of running the network again.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import itertools
+import logging
+import math
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from slerir.checkpoint import CheckpointError
+from slerir.degradations import KINDS, MASK_KINDS, DegradationSpec, degrade
+from slerir.imaging import ImageError, load_image, to_uint8
+from slerir.inference import RestorationResult, Restorer
+from slerir.metrics import psnr, ssim
+
+log = logging.getLogger("slerir.demo")
+
+MAX_PIXELS = 4096 * 4096  # size guard: larger images are refused with a message
+TILE = 1024  # images with a side above this are restored in overlapping tiles
+SLIDER_MAX_SIDE = 2048  # the before/after slider shows at most this (the download is full size)
+MAP_MAX_SIDE = 768  # routing / GLGF views are drawn at most this large
+PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradation + 3 restorations)
+LOCAL_SAMPLES = 300  # local embeddings drawn in the sphere / UMAP views
+DIFF_GAIN = 5.0  # |a - b| is multiplied by this in the difference images
+CACHE_BYTES = 600 * 2**20  # memory for cached restorations
+NO_LAYER = "(none)"
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+
+class UserError(ValueError):
+    """A problem with what the user asked for; its message is shown as is."""
+
+
+_USER_ERRORS = (ImageError, UserError, CheckpointError, ValueError)
+
+
+def _to_gr_error(e: Exception) -> gr.Error:
+    if isinstance(e, gr.Error):
+        return e
+    if isinstance(e, _USER_ERRORS):
+        return gr.Error(str(e), title="Cannot process this input", print_exception=False)
+    if isinstance(e, MemoryError):
+        return gr.Error("Out of memory on the server for this image: try a smaller one.", title="Too large")
+    log.exception("unexpected error in a demo callback")
+    return gr.Error(f"Something went wrong on the server ({type(e).__name__}). The error was logged; "
+                    "please try another image or reload the page.", title="Internal error")
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn exceptions into ``gr.Error`` (plain message, no stack trace) for functions and generators."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*a, **kw):
+            try:
+                yield from fn(*a, **kw)
+            except Exception as e:  # noqa: BLE001 - every failure must reach the user as a message
+                raise _to_gr_error(e) from None
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except Exception as e:  # noqa: BLE001
+            raise _to_gr_error(e) from None
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------
+# small infrastructure
+
+
+class ResultCache:
+    """Thread-safe LRU of restorations, bounded by the bytes of their arrays."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._d: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def nbytes(r: RestorationResult) -> int:
+        n = r.image.nbytes + r.input.nbytes
+        for a in (r.local_embedding, r.fused_embedding, r.alpha, r.local_class_sims):
+            n += 0 if a is None else a.nbytes
+        for lm in r.routing:
+            n += lm.weights.nbytes + lm.topk.nbytes + lm.logits.nbytes
+        return n
+
+    def get(self, key: tuple):
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is None:
+                return None
+            self._d.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: tuple, value: RestorationResult) -> None:
+        size = self.nbytes(value)
+        with self._lock:
+            if key in self._d:
+                self._bytes -= self._d.pop(key)[1]
+            self._d[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and len(self._d) > 1:
+                _, (_, s) = self._d.popitem(last=False)
+                self._bytes -= s
+
+
+class Scratch:
+    """A private temp folder for the PNGs we return.
+
+    We encode PNGs ourselves (zlib level 1: lossless, about 4x faster than PIL's default level 6,
+    files a little larger) in a small thread pool (zlib releases the GIL), and return their paths;
+    Gradio then only copies the files into its cache (cleaned by ``delete_cache``), so re-sending
+    the same view costs nothing. Our copies are deleted after ``max_age`` seconds.
+    """
+
+    def __init__(self, max_age: float = 600.0, workers: int = 2):
+        self.dir = Path(tempfile.mkdtemp(prefix="slerir_demo_"))
+        self.max_age = max_age
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slerir-png")
+        self._n = itertools.count()
+
+    def prune(self) -> None:
+        now = time.time()
+        for p in self.dir.rglob("*.png"):
+            try:
+                if now - p.stat().st_mtime > self.max_age:
+                    p.unlink()
+                    if p.parent != self.dir and not any(p.parent.iterdir()):
+                        p.parent.rmdir()
+            except OSError:
+                pass
+
+    def _write(self, img: np.ndarray, stem: str, exact: bool = False) -> str:
+        if exact:  # a file name the user will see when downloading
+            d = self.dir / uuid.uuid4().hex[:12]
+            d.mkdir()
+            path = d / f"{stem}.png"
+        else:
+            path = self.dir / f"{stem}_{next(self._n)}_{uuid.uuid4().hex[:8]}.png"
+        Image.fromarray(img if img.dtype == np.uint8 else to_uint8(img)).save(path, format="PNG", compress_level=1)
+        return str(path)
+
+    def png(self, img: np.ndarray, stem: str = "img", exact: bool = False) -> str:
+        """Write one lossless PNG (named ``stem.png`` if ``exact``); returns its path."""
+        self.prune()
+        return self._write(img, stem, exact)
+
+    def pngs(self, items: list[tuple[np.ndarray, str]], stem: str = "img") -> list[tuple[str, str]]:
+        """[(image, caption)] -> [(png path, caption)], encoded in parallel."""
+        self.prune()
+        paths = list(self.pool.map(lambda it: self._write(it[0], stem), items))
+        return [(p, cap) for p, (_, cap) in zip(paths, items)]
+
+
+def pixel_key(img: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(img.shape).encode())
+    h.update(np.ascontiguousarray(img).data)
+    return h.hexdigest()
+
+
+def fit_size(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """(h, w) scaled down (never up) so that the longer side is at most ``max_side``."""
+    s = min(1.0, max_side / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H,W,3) float or uint8 -> uint8 (h,w,3), Lanczos; returned unchanged (as uint8) if same size."""
+    u8 = to_uint8(img) if img.dtype != np.uint8 else img
+    if u8.shape[:2] == tuple(size):
+        return u8
+    return np.asarray(Image.fromarray(u8).resize((size[1], size[0]), Image.LANCZOS))
+
+
+def as_float(img_u8: np.ndarray) -> np.ndarray:
+    return img_u8.astype(np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the callbacks
+
+
+class Callbacks:
+    """State shared by the demo's events: the restorer, the embedding bank, caches.
+
+    Args:
+        restorer: a loaded ``slerir.inference.Restorer``.
+        bank: an ``analysis.embedding.EmbeddingBank`` for the Embedding tab, or None.
+        max_pixels: size guard (images above it are refused with a clear message).
+        tile: tile side for large images (``Restorer.restore(tile=...)``).
+    """
+
+    def __init__(self, restorer: Restorer, bank=None, max_pixels: int = MAX_PIXELS, tile: int = TILE):
+        self.restorer = restorer
+        self.bank = bank
+        self.max_pixels = max_pixels
+        m = restorer.cfg.pad_multiple
+        self.tile = max(m, tile - tile % m)
+        self.cache = ResultCache()
+        self.scratch = Scratch()
+        self.cfg = restorer.cfg
+        self.layers: list[str] = list(restorer.model.layer_names)
+        self.E = int(restorer.cfg.num_experts)
+        self._proto_bank = None
+
+    def warm_up(self, background: bool = True) -> threading.Thread | None:
+        """Import the analysis modules and run one small restoration, so that the first user
+        request does not pay for them. In a daemon thread by default (the server starts meanwhile)."""
+
+        def work():
+            try:
+                import analysis.figures  # noqa: F401  (plotly)
+                import analysis.maps  # noqa: F401
+
+                x = np.random.default_rng(0).random((96, 128, 3), dtype=np.float32)
+                self.restorer.restore(x, capture=True)
+            except Exception:  # noqa: BLE001 - warm-up is best effort
+                log.exception("warm-up failed")
+
+        if not background:
+            work()
+            return None
+        t = threading.Thread(target=work, name="slerir-warmup", daemon=True)
+        t.start()
+        return t
+
+    # -- helpers --------------------------------------------------------------------------------
+    def load(self, image) -> np.ndarray:
+        """A path (or array) from a Gradio input -> (H,W,3) float32, size-checked."""
+        if image is None or (isinstance(image, str) and not image.strip()):
+            raise UserError("No image given: upload, paste or capture an image, or pick an example.")
+        img = load_image(image) if isinstance(image, (str, Path)) else load_image_any(image)
+        h, w = img.shape[:2]
+        if h < 8 or w < 8:
+            raise UserError(f"The image is {w}x{h} pixels; it needs to be at least 8x8.")
+        if h * w > self.max_pixels:
+            side = int(math.sqrt(self.max_pixels))
+            raise UserError(f"The image is {w}x{h} = {w * h:,} pixels; this demo accepts up to "
+                            f"{self.max_pixels:,} (about {side}x{side}). Downscale it, or run the "
+                            "command-line tool locally, which tiles any size.")
+        return img
+
+    def run(self, img: np.ndarray, progress: Callable | None = None, **opts) -> RestorationResult:
+        """Restore with capture, through the cache. ``opts``: top_k, fusion, force_expert."""
+        force = opts.get("force_expert") or None
+        key = (pixel_key(img), opts.get("top_k"), opts.get("fusion") or "glgf",
+               tuple(sorted(force.items())) if force else None)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        res = self.restorer.restore(img, capture=True, tile=self.tile, progress=progress,
+                                    top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force)
+        self.cache.put(key, res)
+        return res
+
+    def _tile_progress(self, progress, img: np.ndarray, desc: str):
+        h, w = img.shape[:2]
+        if progress is None or (h <= self.tile and w <= self.tile):
+            return None
+        return lambda done, total: progress((done, total), desc=desc, unit="tiles")
+
+    @staticmethod
+    def display_image(res: RestorationResult, max_side: int = MAP_MAX_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+        size = fit_size(*res.input.shape[:2], max_side)
+        return as_float(resize(res.input, size)), size
+
+    def proto_bank(self):
+        """A bank holding only the model's prototypes (used when no reference bank is shipped)."""
+        if self._proto_bank is None:
+            from analysis.embedding import EmbeddingBank
+
+            protos = self.restorer.model.prototypes.detach().cpu().numpy()
+            d = protos.shape[1]
+            self._proto_bank = EmbeddingBank(
+                z=np.zeros((0, d), np.float32), labels=np.zeros(0, np.int64), kinds=[], names=[],
+                umap_xy=np.zeros((0, 2), np.float32), prototypes=protos,
+                proto_umap_xy=np.zeros((len(protos), 2), np.float32), classes=tuple(self.cfg.classes),
+                pca_basis=None if d == 3 else np.eye(d, 3, dtype=np.float32), meta={"layout": "none"})
+        return self._proto_bank
+
+    # -- Restore tab: /restore ------------------------------------------------------------------
+    def restore(self, image, progress=gr.Progress()):
+        """Restore one image.
+
+        Returns:
+            (before, after) for the slider, the restored PNG path (download), the class
+            probabilities {class: p} and a Markdown summary.
+        """
+        img = self.load(image)
+        res = self.run(img, progress=self._tile_progress(progress, img, "Restoring"))
+        h, w = img.shape[:2]
+        size = fit_size(h, w, SLIDER_MAX_SIDE)
+        stem = Path(image).stem[:60] if isinstance(image, (str, Path)) else "image"
+        jobs = [self.scratch.pool.submit(self.scratch.png, res.image, f"{stem}_restored", True),
+                self.scratch.pool.submit(self.scratch.png, resize(img, size), "before")]
+        if size != (h, w):
+            jobs.append(self.scratch.pool.submit(self.scratch.png, resize(res.image, size), "after"))
+        paths = [j.result() for j in jobs]
+        png, before = paths[0], paths[1]
+        after = paths[2] if size != (h, w) else png
+        probs = {c: float(p) for c, p in zip(res.classes, res.class_probs)}
+        return (before, after), png, probs, self.restore_summary(res, (h, w), size)
+
+    @staticmethod
+    def restore_summary(res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int]) -> str:
+        h, w = hw
+        pred = res.predicted_class
+        p = float(res.class_probs.max())
+        tiles = f"{res.tiles} tiles of at most {TILE} px" if res.tiles > 1 else "whole image, no tiling"
+        head = (f"**Looks clean** ({p:.0%}): the model sees no degradation, so it should change little."
+                if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
+        sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))
+        lines = [head,
+                 f"Restored {w}x{h} px in **{res.seconds:.2f} s** ({tiles}).",
+                 f"Cosine similarity of the global embedding to each class prototype: {sims}."]
+        if shown != (h, w):
+            lines.append(f"The slider shows a {shown[1]}x{shown[0]} preview; the PNG download is full size.")
+        return "\n\n".join(lines)
+
+    # -- Routing / GLGF / Embedding tabs: /analyze ----------------------------------------------
+    def analyze(self, image, opacity: float = 0.55):
+        """Everything the analysis tabs show, progressively (a generator).
+
+        Yields three times: routing views first, then GLGF (which needs two more restorations),
+        then the embedding views; the last yield carries every output (what API clients get).
+        Outputs, in order: routing gallery, usage figure, routing table, alpha map, GLGF text,
+        agreement figure, GLGF gallery, sphere figure, UMAP figure, embedding text, summary JSON.
+        """
+        img = self.load(image)
+        res = self.run(img)
+        t0 = time.perf_counter()
+        routing = self.routing_views(res, opacity)
+        skip = gr.skip()
+        yield (*routing, skip, skip, skip, skip, skip, skip, skip, skip)
+        glgf, agree = self.glgf_views(img, res)
+        yield (skip, skip, skip, *glgf, skip, skip, skip, skip)
+        emb = self.embedding_views(res)
+        summary = self.summary(res, agree, time.perf_counter() - t0)
+        yield (*routing, *glgf, *emb, summary)
+
+    def routing_gallery(self, res: RestorationResult, opacity: float) -> list[tuple[np.ndarray, str]]:
+        from analysis.maps import expert_map_rgb, overlay
+        from analysis.routing import routing_entropy
+
+        base, size = self.display_image(res)
+        items = []
+        for lm in res.routing:
+            rgb = expert_map_rgb(lm, size)
+            cap = f"{lm.name} · 1/{lm.stride:g} resolution · H = {routing_entropy(lm):.2f} bits"
+            items.append((overlay(base, rgb, float(opacity)), cap))
+        return self.scratch.pngs(items, "routing")
+
+    def routing_views(self, res: RestorationResult, opacity: float):
+        from analysis.figures import usage_figure
+        from analysis.routing import routing_entropy, top1_share
+
+        rows = []
+        for lm in res.routing:
+            u = lm.usage
+            t1 = top1_share(lm)
+            rows.append([lm.name, lm.level, f"{lm.weights.shape[1]}x{lm.weights.shape[2]}",
+                         round(routing_entropy(lm), 3), *[round(float(x), 3) for x in u],
+                         f"expert {int(t1.argmax())} ({t1.max():.0%})"])
+        return self.routing_gallery(res, opacity), usage_figure(res), rows
+
+    def routing_table_headers(self) -> list[str]:
+        return ["layer", "level", "grid", "entropy (bits)", *[f"usage e{e}" for e in range(self.E)], "most chosen"]
+
+    def glgf_views(self, img: np.ndarray, res: RestorationResult):
+        from analysis.figures import agreement_figure
+        from analysis.maps import alpha_rgb, class_map_rgb, difference_rgb, overlay
+        from analysis.routing import agreement
+
+        glob = self.run(img, fusion="global")
+        loc = self.run(img, fusion="local")
+        ag, al = agreement(res, glob), agreement(res, loc)
+        base, size = self.display_image(res)
+        fused_d, glob_d, loc_d = (resize(r.image, size) for r in (res, glob, loc))
+        alpha = alpha_rgb(res.alpha, size)
+        a_mean = float(res.alpha.mean())
+        d_g = float(np.abs(res.image - glob.image).mean())
+        d_l = float(np.abs(res.image - loc.image).mean())
+        gallery = [
+            (fused_d, "fused (GLGF): the restoration you got"),
+            (glob_d, "global-only routing"),
+            (loc_d, "local-only routing"),
+            (difference_rgb(fused_d, glob_d, DIFF_GAIN), f"|fused − global-only| ×{DIFF_GAIN:g} (mean {d_g:.4f})"),
+            (difference_rgb(fused_d, loc_d, DIFF_GAIN), f"|fused − local-only| ×{DIFF_GAIN:g} (mean {d_l:.4f})"),
+            (overlay(base, class_map_rgb(res.local_class_sims, size, res.classes), 0.6),
+             "nearest class prototype of each local embedding"),
+        ]
+        mg = float(np.mean(list(ag.values()))) if ag else float("nan")
+        ml = float(np.mean(list(al.values()))) if al else float("nan")
+        text = (f"Mean global share **alpha = {a_mean:.2f}** (0 = the local embedding decides, 1 = the "
+                f"global one). Over all layers, fused routing picks the same top expert as global-only "
+                f"routing in **{mg:.0%}** of cells and as local-only routing in **{ml:.0%}**.")
+        alpha_png, *_ = self.scratch.pngs([(overlay(base, alpha, 0.75), "")], "alpha")
+        views = (alpha_png[0], text, agreement_figure(ag, al), self.scratch.pngs(gallery, "glgf"))
+        return views, {"global": ag, "local": al, "alpha_mean": a_mean}
+
+    def sample_local(self, res: RestorationResult) -> np.ndarray:
+        zl = res.local_embedding
+        flat = zl.reshape(zl.shape[0], -1).T  # (h*w, d)
+        if len(flat) > LOCAL_SAMPLES:
+            flat = flat[np.random.default_rng(0).choice(len(flat), LOCAL_SAMPLES, replace=False)]
+        return flat
+
+    def embedding_views(self, res: RestorationResult):
+        from analysis.figures import sphere_figure, umap_figure
+
+        zl = self.sample_local(res)
+        d = int(res.global_embedding.shape[0])
+        geometry = ("d = 3: the sphere below **is** the model's embedding space; nothing is projected away."
+                    if d == 3 else f"d = {d}: the sphere below is a **projection** (PCA) of the embedding space.")
+        nearest = res.classes[int(np.argmax(res.class_sims))]
+        you = (f"Your image: black diamond (global embedding, nearest prototype **{nearest}**) and "
+               f"{len(zl)} sampled local embeddings (small crosses).")
+        if self.bank is None:
+            sphere = sphere_figure(self.proto_bank(), res.global_embedding, zl)
+            note = ("**No reference bank is shipped with these weights** (`assets/bank` is missing), so the "
+                    "sphere shows only the class prototypes and your image, and there is no UMAP view. "
+                    "Build one with the offline analysis job.\n\n" + geometry + "\n\n" + you)
+            return sphere, None, note
+        sphere = sphere_figure(self.bank, res.global_embedding, zl)
+        umap = umap_figure(self.bank, res.global_embedding, zl)
+        layout = self.bank.meta.get("layout", "umap")
+        note = (f"{geometry}\n\n{you}\n\nReference bank: {len(self.bank):,} embeddings of labelled degraded "
+                f"images. The 2-D map was computed offline ({layout.upper()}); your points are placed "
+                "among their nearest bank neighbours, without refitting.")
+        return sphere, umap, note
+
+    def summary(self, res: RestorationResult, agree: dict, seconds: float) -> dict:
+        from analysis.routing import routing_entropy
+
+        return {
+            "predicted_class": res.predicted_class,
+            "class_probs": {c: round(float(p), 4) for c, p in zip(res.classes, res.class_probs)},
+            "class_sims": {c: round(float(s), 4) for c, s in zip(res.classes, res.class_sims)},
+            "global_embedding": [round(float(v), 5) for v in res.global_embedding],
+            "alpha_mean": round(agree["alpha_mean"], 4),
+            "layers": [{
+                "name": lm.name, "level": lm.level, "stride": lm.stride,
+                "usage": [round(float(u), 4) for u in lm.usage],
+                "entropy_bits": round(routing_entropy(lm), 4),
+                "agree_global": round(agree["global"].get(lm.name, float("nan")), 4),
+                "agree_local": round(agree["local"].get(lm.name, float("nan")), 4),
+            } for lm in res.routing],
+            "restore_seconds": round(res.seconds, 3),
+            "analysis_seconds": round(seconds, 3),
+            "tiles": res.tiles,
+        }
+
+    def cached_result(self, image) -> RestorationResult | None:
+        """The default restoration of ``image`` if it is cached (no new network run)."""
+        if image is None:
+            return None
+        try:
+            img = self.load(image)
+        except Exception:  # noqa: BLE001 - nothing to redraw
+            return None
+        return self.cache.get((pixel_key(img), None, "glgf", None))
+
+    def redraw_overlays(self, image, opacity: float):
+        """Opacity slider: redraw the expert-map overlays of the current result (no network run)."""
+        res = self.cached_result(image)
+        if res is None:
+            return gr.skip()
+        return self.routing_gallery(res, opacity)
+
+    def heatmaps(self, image, layer: str):
+        """Per-expert weight heatmaps of one layer (viridis: 0 = never, 1 = all weight)."""
+        from analysis.maps import weight_heatmap
+        from analysis.routing import top1_share
+
+        if layer not in self.layers:
+            raise UserError(f"Unknown layer {layer!r}; choose one of {', '.join(self.layers)}.")
+        img = self.load(image)
+        res = self.run(img)
+        lm = res.layer(layer)
+        size = fit_size(*img.shape[:2], MAP_MAX_SIDE)
+        t1 = top1_share(lm)
+        return self.scratch.pngs([(weight_heatmap(lm, e, size), f"{layer} · expert {e} · mean weight "
+                                  f"{lm.usage[e]:.2f} · top-1 in {t1[e]:.0%} of cells") for e in range(self.E)],
+                                 "heatmap")
+
+    # -- Playground: /degrade and the restore that follows --------------------------------------
+    def load_clean(self, image) -> tuple[np.ndarray, bool]:
+        """The Playground's clean image, downscaled to PLAYGROUND_MAX_SIDE; (image, was_downscaled)."""
+        img = self.load(image)
+        size = fit_size(*img.shape[:2], PLAYGROUND_MAX_SIDE)
+        return (img, False) if size == img.shape[:2] else (as_float(resize(img, size)), True)
+
+    def degrade(self, image, noise: float = 0.0, noise_mask: str = "full", rain: float = 0.0,
+                rain_mask: str = "full", haze: float = 0.0, haze_mask: str = "full", blur: float = 0.0,
+                blur_mask: str = "full", lowlight: float = 0.0, lowlight_mask: str = "full", seed: float = 0):
+        """Apply our synthetic degradations to a clean image.
+
+        Each strength is in [0, 1] (0 = off); each mask is one of full/half/blob/gradient (partial
+        masks of different degradations split the image into disjoint regions).
+        Returns: the degraded image (PNG), the per-pixel degradation map, a Markdown note.
+        """
+        from analysis.maps import label_map_rgb
+
+        clean, downscaled = self.load_clean(image)
+        strengths = dict(noise=noise, rain=rain, haze=haze, blur=blur, lowlight=lowlight)
+        masks = dict(noise=noise_mask, rain=rain_mask, haze=haze_mask, blur=blur_mask, lowlight=lowlight_mask)
+        specs = []
+        for kind in KINDS:
+            s = float(strengths[kind] or 0.0)
+            if not 0.0 <= s <= 1.0:
+                raise UserError(f"{kind} strength must be between 0 and 1, got {s}.")
+            if s == 0.0:
+                continue
+            m = masks[kind] or "full"
+            if m not in MASK_KINDS:
+                raise UserError(f"{kind} region must be one of {', '.join(MASK_KINDS)}, got {m!r}.")
+            specs.append(DegradationSpec(kind, strength=s, mask=m))
+        try:
+            seed_i = int(seed or 0)
+        except (TypeError, ValueError):
+            raise UserError(f"seed must be an integer, got {seed!r}") from None
+        out = degrade(clean, specs, seed=seed_i)
+        h, w = clean.shape[:2]
+        mask_rgb = label_map_rgb(out.mask, None, self.cfg.classes)
+        if specs:
+            what = ", ".join(f"{p['kind']} ({p['mask']}, strength {float(p['strength']):.2f})" for p in out.params)
+            present = ", ".join(self.cfg.classes[c] for c in out.classes)
+            note = f"Applied: {what}. Classes present in the map: {present}. Seed {seed_i}, {w}x{h} px."
+        else:
+            note = f"No degradation selected (all strengths are 0): the image is unchanged ({w}x{h} px)."
+        if downscaled:
+            note += f" The clean image was downscaled to {w}x{h} for the Playground."
+        deg_png = self.scratch.png(out.image, "degraded", exact=True)
+        return deg_png, self.scratch.png(mask_rgb, "mask"), note
+
+    def playground(self, clean_image, degraded_image, top_k: float | None = None,
+                   force_layer: str | None = NO_LAYER, force_expert: float | None = 0,
+                   show_layer: str | None = None):
+        """Restore the degraded Playground image with the model's defaults and with the chosen
+        top-k / forced expert; compare both with the clean image and show how routing changed.
+
+        Returns: gallery (clean, degraded, restorations), metrics table, routing-change table,
+        expert maps of ``show_layer`` (clean / degraded / your settings), a Markdown note.
+        """
+        from analysis.maps import expert_map_rgb, overlay
+        from analysis.routing import agreement
+
+        if degraded_image is None:
+            raise UserError("Nothing to restore yet: choose a clean image and click 'Degrade + restore'.")
+        clean, _ = self.load_clean(clean_image)
+        deg = self.load(degraded_image)
+        if deg.shape != clean.shape:
+            raise UserError("The degraded image does not match the clean one (the clean image changed?): "
+                            "click 'Degrade + restore' again.")
+        k_default = int(self.cfg.top_k)
+        k = int(top_k) if top_k is not None else k_default
+        if not 1 <= k <= self.E:
+            raise UserError(f"top-k must be between 1 and {self.E}, got {k}.")
+        force = None
+        if force_layer and force_layer != NO_LAYER:
+            if force_layer not in self.layers:
+                raise UserError(f"Unknown layer {force_layer!r}.")
+            e = int(force_expert if force_expert is not None else 0)
+            if not 0 <= e < self.E:
+                raise UserError(f"Expert must be between 0 and {self.E - 1}, got {e}.")
+            force = {force_layer: e}
+        r_clean = self.run(clean)
+        r_deg = self.run(deg)
+        custom = k != k_default or force is not None
+        r_cus = self.run(deg, top_k=k, force_expert=force) if custom else r_deg
+
+        def metrics(x):
+            return round(psnr(x, clean), 2), round(ssim(x, clean), 4)
+
+        rows = [["degraded input", *metrics(deg)], ["restored (model defaults)", *metrics(r_deg.image)]]
+        if custom:
+            label = f"restored (top-k = {k}" + (f", {force_layer} → expert {force[force_layer]}" if force else "") + ")"
+            rows.append([label, *metrics(r_cus.image)])
+        gallery = [(to_uint8(clean), "clean reference"),
+                   (to_uint8(deg), f"degraded · PSNR {rows[0][1]:.2f} dB"),
+                   (to_uint8(r_deg.image), f"restored, defaults · PSNR {rows[1][1]:.2f} dB")]
+        if custom:
+            gallery.append((to_uint8(r_cus.image), f"restored, your settings · PSNR {rows[2][1]:.2f} dB"))
+
+        a_dc = agreement(r_deg, r_clean)
+        a_cd = agreement(r_cus, r_deg)
+        fmt = lambda u: " · ".join(f"{x:.2f}" for x in u)  # noqa: E731
+        change = []
+        for lc, ld, lu in zip(r_clean.routing, r_deg.routing, r_cus.routing):
+            row = [lc.name, fmt(lc.usage), fmt(ld.usage), f"{a_dc[lc.name]:.0%}"]
+            if custom:
+                row += [fmt(lu.usage), f"{a_cd[lc.name]:.0%}"]
+            change.append(row)
+        headers = ["layer", "usage on clean", "usage on degraded", "same top expert: degraded vs clean"]
+        if custom:
+            headers += ["usage, your settings", "same top expert: your settings vs defaults"]
+
+        show = show_layer if show_layer in self.layers else (force_layer if force else self.layers[0])
+        size = fit_size(*clean.shape[:2], MAP_MAX_SIDE)
+        maps = []
+        for r, cap in ((r_clean, "clean"), (r_deg, "degraded"), *([(r_cus, "your settings")] if custom else [])):
+            maps.append((overlay(as_float(resize(r.input, size)), expert_map_rgb(r.layer(show), size), 0.6),
+                         f"{show} on {cap}"))
+        note = (f"PSNR in dB on RGB in [0, 1]; SSIM: scikit-image defaults (7x7 window), RGB. "
+                f"Mean over layers of cells whose top expert is unchanged by the degradation: "
+                f"{np.mean(list(a_dc.values())):.0%}.")
+        if custom:
+            note += f" Your settings keep the default top expert in {np.mean(list(a_cd.values())):.0%} of cells."
+        import pandas as pd  # a gradio dependency; a DataFrame carries its own column headers
+
+        return (self.scratch.pngs(gallery, "playground"), pd.DataFrame(rows, columns=["image", "PSNR (dB)", "SSIM"]),
+                pd.DataFrame(change, columns=headers), self.scratch.pngs(maps, "pgmap"), note)
+
+
+def load_image_any(image) -> np.ndarray:
+    """Non-path inputs (numpy / PIL, e.g. from tests) through the same conversion."""
+    from slerir.imaging import to_rgb_float
+
+    return to_rgb_float(image)
+
+
+# Names of the Playground degradation inputs, in the order of ``Callbacks.degrade``.
+DEGRADE_PARAMS = [p for k in KINDS for p in (k, f"{k}_mask")] + ["seed"]

@@ -1,0 +1,314 @@
+"""Layout of SLER-IR Studio (Gradio 6) and the settings it is launched with.
+
+``build_demo(restorer, bank=None, model_card=None)`` returns the ``gr.Blocks`` app; ``app.py``
+loads the weights and launches it with ``launch_kwargs()``. Callbacks live in ``demo.callbacks``,
+analysis (maps, statistics, figures) in ``analysis``.
+
+Named API endpoints (``gradio_client``: ``client.predict(..., api_name="/restore")``):
+    /restore(image) -> (before/after pair, restored PNG, class probabilities, summary)
+    /analyze(image, opacity) -> routing, GLGF and embedding views + a JSON summary (last output)
+    /degrade(image, noise, noise_mask, rain, rain_mask, haze, haze_mask, blur, blur_mask,
+             lowlight, lowlight_mask, seed) -> (degraded PNG, degradation map, note)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from slerir.degradations import KINDS, MASK_KINDS
+from slerir.inference import Restorer
+
+from .callbacks import MAX_PIXELS, NO_LAYER, TILE, Callbacks, user_errors
+from .components import ImageInput
+from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+QUEUE_MAX_SIZE = 16  # requests waiting beyond this are refused ("queue full") instead of piling up
+MAX_FILE_SIZE = "25mb"
+# Every 15 min, delete the temp files this app created that are older than 30 min.
+DELETE_CACHE = (900, 1800)
+
+CSS = """
+.gradio-container {max-width: 1400px !important; margin: auto;}
+#sler-header h1 {margin-bottom: 0.2em;}
+#sler-header p {margin-top: 0.1em; color: var(--body-text-color-subdued);}
+.sler-legend {display: flex; flex-wrap: wrap; gap: 0.9em; align-items: center; padding: 0.4em 0;}
+.sler-legend span.sw {display: inline-block; width: 1.1em; height: 1.1em; border-radius: 3px;
+                      vertical-align: middle; margin-right: 0.35em; border: 1px solid rgba(0,0,0,0.25);}
+.sler-note {font-size: 0.92em;}
+"""
+
+THEME = gr.themes.Soft(primary_hue="blue", secondary_hue="orange", neutral_hue="slate")
+
+INTRO = """
+<div id="sler-header">
+
+# SLER-IR Studio
+
+<p>All-in-one image restoration with <b>layer-wise expert routing</b> on a <b>spherical degradation
+embedding</b> fused at <b>global and local granularity</b> (GLGF) &mdash; an open reimplementation of
+SLER-IR (arXiv 2603.05940), trained by us. Restore an image, then open the other tabs to see
+which experts each layer chose, where the global or the local embedding decided, and where your
+image sits on the degradation sphere.</p>
+</div>
+"""
+
+ROUTING_HELP = """
+Every routed layer of the U-Net has its own pool of experts and its own router. Below, each pixel is
+coloured by the expert with the highest routing weight in that layer (the map has the layer's
+resolution, 1/2 to 1/8 of the image). The entropy H is the mean per-cell entropy of the routing
+weights in bits: 0 = one expert decides, log2 E = all experts share equally.
+"""
+
+GLGF_HELP = """
+Global-Local Granularity Fusion mixes one image-level embedding with per-region embeddings:
+`z(p) = slerp(z_local(p), z_global, alpha(p))`. The alpha map shows the global share per region
+(blue = the local embedding decides, red = the global one). The model is also run with routing from
+the global embedding only and from the local embeddings only; the bars show how often the fused
+routing picks the same top expert as each, and the images show what changes.
+"""
+
+PLAYGROUND_HELP = """
+Pick a clean picture, add degradations (strength 0 = off; a partial region splits the image between
+degradations), then **Degrade + restore**: you get PSNR/SSIM against the clean image and how the
+routing changed. Change top-k or force one layer to a single expert and click **Restore again** to
+see what that does.
+"""
+
+
+def _legend_html(E: int) -> str:
+    from analysis.maps import EXPERT_COLORS
+
+    items = "".join(f'<span><span class="sw" style="background:{EXPERT_COLORS[e % len(EXPERT_COLORS)]}"></span>'
+                    f"expert {e}</span>" for e in range(E))
+    return f'<div class="sler-legend"><b>Experts:</b>{items}</div>'
+
+
+def _model_line(restorer: Restorer) -> str:
+    cfg, meta = restorer.cfg, restorer.meta or {}
+    params = sum(p.numel() for p in restorer.model.parameters())
+    bits = [f"preset **{cfg.name}**", f"{params / 1e6:.2f}M parameters",
+            f"{len(restorer.model.layer_names)} routed layers x {cfg.num_experts} experts, top-{cfg.top_k}",
+            f"embedding d = {cfg.embed_dim}", f"{cfg.num_classes} classes ({', '.join(cfg.classes)})"]
+    if "step" in meta:
+        bits.append(f"trained {meta['step']:,} steps")
+    return "Model: " + " · ".join(bits) + "."
+
+
+def default_model_card(restorer: Restorer) -> str:
+    """Shown in the About tab when ``assets/MODEL_CARD.md`` is absent."""
+    cfg, meta = restorer.cfg, restorer.meta or {}
+    rows = "\n".join(f"| {k} | {v} |" for k, v in cfg.to_dict().items())
+    tc = meta.get("train_config", {})
+    train = ""
+    if tc:
+        train = (f"\n\nTraining: {meta.get('step', '?'):,} steps, patches {tc.get('patch')} px, batch "
+                 f"{tc.get('batch')}, tasks '{tc.get('tasks')}', device {meta.get('device', '?')}, "
+                 f"{meta.get('wall_time_s', 0) / 3600:.1f} h.")
+    return f"""
+## Model card
+
+*No `assets/MODEL_CARD.md` ships with these weights; this summary is generated from the checkpoint.
+Measured benchmark numbers belong in the model card.*
+
+{_model_line(restorer)}{train}
+
+### What is the paper's and what is ours
+* **From the paper (SLER-IR, arXiv 2603.05940, public as an abstract only):** layer-wise expert routing
+  (each routed layer has its own experts and router); a spherical uniform degradation embedding trained
+  contrastively (a linear, unnormalised embedding lets severity bias the router); global-local granularity
+  fusion; the three- and five-task benchmarks.
+* **Ours (the paper gives no code or details):** the CPU-sized U-Net backbone with NAFNet-style blocks;
+  cosine routing against unit expert keys with a learned scale, top-k and load balancing; K = 6 classes
+  including *clean* with fixed octahedron prototypes; d = 3 so the demo's sphere is the true embedding space;
+  GLGF as a learned per-region slerp weight alpha; the synthetic degradation models and mixtures; the
+  training schedule; every number measured here.
+
+### Configuration
+| field | value |
+|---|---|
+{rows}
+"""
+
+
+def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
+               examples_dir: str | Path = EXAMPLES_DIR, max_pixels: int = MAX_PIXELS,
+               tile: int = TILE) -> gr.Blocks:
+    """The SLER-IR Studio app.
+
+    Args:
+        restorer: loaded weights (``Restorer.from_pretrained``).
+        bank: ``analysis.embedding.EmbeddingBank`` for the Embedding tab (None: prototypes only).
+        model_card: Markdown for the About tab (None: a summary generated from the checkpoint).
+        examples_dir: where the example PNGs are (``python -m demo.examples`` writes them).
+        max_pixels: size guard; tile: tile side for large images.
+    """
+    cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile)
+    layers, E = cb.layers, cb.E
+    deg_examples = degraded_examples(examples_dir)
+    cln_examples = clean_examples(examples_dir)
+
+    with gr.Blocks(title="SLER-IR Studio", delete_cache=DELETE_CACHE, analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        gr.Markdown(_model_line(restorer), elem_classes=["sler-note"])
+        with gr.Tabs():
+            # ---------------------------------------------------------------- Restore
+            with gr.Tab("Restore", id="restore"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1):
+                        inp = ImageInput(label="Degraded image (upload, paste or webcam)", type="filepath",
+                                         image_mode=None, sources=["upload", "clipboard", "webcam"], height=400,
+                                         elem_id="restore-input")
+                        run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
+                        if deg_examples:
+                            gr.Examples(examples=[[str(p)] for p, _ in deg_examples], inputs=[inp],
+                                        example_labels=[c for _, c in deg_examples], examples_per_page=8,
+                                        label="Examples: made by our degradation code from scikit-image pictures",
+                                        cache_examples=False)
+                    with gr.Column(scale=1):
+                        slider = gr.ImageSlider(label="Before / after (drag the handle)", format="png",
+                                                type="numpy", height=400, interactive=False,
+                                                buttons=["fullscreen"], elem_id="restore-slider")
+                        with gr.Row(equal_height=False):
+                            probs = gr.Label(label="Predicted degradation", num_top_classes=len(restorer.classes),
+                                             scale=1)
+                            with gr.Column(scale=1):
+                                info = gr.Markdown("Restore an image to see the result here.", label="summary",
+                                                   elem_classes=["sler-note"])
+                                download = gr.File(label="Restored image (lossless PNG)", interactive=False,
+                                                   elem_id="restore-download")
+            # ---------------------------------------------------------------- Routing
+            with gr.Tab("Routing", id="routing"):
+                gr.Markdown(ROUTING_HELP)
+                with gr.Row():
+                    opacity = gr.Slider(0.0, 1.0, value=0.55, step=0.05, label="Map opacity over the image",
+                                        scale=1)
+                    gr.HTML(_legend_html(E))
+                routing_gallery = gr.Gallery(label="Top expert per pixel, every routed layer", columns=3,
+                                             format="png", height="auto", object_fit="contain",
+                                             elem_id="routing-gallery", interactive=False)
+                usage_plot = gr.Plot(label="Expert usage and routing entropy per layer", elem_id="usage-plot")
+                routing_table = gr.Dataframe(headers=cb.routing_table_headers(), interactive=False,
+                                             label="Per-layer routing statistics")
+                with gr.Accordion("Per-expert weight heatmaps (on demand)", open=False):
+                    with gr.Row():
+                        hm_layer = gr.Dropdown(layers, value=layers[0], label="Layer", scale=2)
+                        hm_btn = gr.Button("Show heatmaps", scale=1)
+                    hm_gallery = gr.Gallery(label="Routing weight of each expert (viridis: 0 to 1)", columns=min(E, 4),
+                                            format="png", height="auto", object_fit="contain", interactive=False)
+                with gr.Accordion("All numbers as JSON (what /analyze returns last)", open=False):
+                    summary_json = gr.JSON(label="Analysis summary")
+            # ---------------------------------------------------------------- GLGF
+            with gr.Tab("GLGF", id="glgf"):
+                gr.Markdown(GLGF_HELP)
+                with gr.Row(equal_height=False):
+                    alpha_img = gr.Image(label="alpha: global share (blue = local, white = even, red = global)",
+                                         format="png", interactive=False, height=380, elem_id="alpha-map")
+                    with gr.Column():
+                        glgf_text = gr.Markdown("Restore an image to see GLGF at work.", label="glgf_summary")
+                        agree_plot = gr.Plot(label="Agreement per layer")
+                glgf_gallery = gr.Gallery(label="Fused, global-only and local-only restorations and their differences",
+                                          columns=3, format="png", height="auto", object_fit="contain",
+                                          interactive=False, elem_id="glgf-gallery")
+            # ---------------------------------------------------------------- Embedding
+            with gr.Tab("Embedding", id="embedding"):
+                emb_text = gr.Markdown("Restore an image to place it on the degradation sphere.", label="embedding_note",
+                                       elem_classes=["sler-note"])
+                sphere_plot = gr.Plot(label="Degradation embedding sphere (drag to rotate)", elem_id="sphere-plot")
+                umap_plot = gr.Plot(label="UMAP of the reference bank (computed offline)", elem_id="umap-plot")
+            # ---------------------------------------------------------------- Playground
+            with gr.Tab("Playground", id="playground"):
+                gr.Markdown(PLAYGROUND_HELP)
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1):
+                        clean_in = ImageInput(label="Clean image", type="filepath", image_mode=None,
+                                              sources=["upload", "clipboard"], height=300)
+                        if cln_examples:
+                            gr.Examples(examples=[[str(p)] for p in cln_examples], inputs=[clean_in],
+                                        example_labels=[p.stem.replace("clean_", "") for p in cln_examples],
+                                        label="Clean examples (scikit-image)", cache_examples=False)
+                    with gr.Column(scale=2):
+                        deg_inputs = []
+                        defaults = {"noise": 0.4}
+                        for kind in KINDS:
+                            with gr.Row():
+                                s = gr.Slider(0.0, 1.0, value=defaults.get(kind, 0.0), step=0.05,
+                                              label=f"{kind} strength (0 = off)", scale=3)
+                                m = gr.Dropdown(list(MASK_KINDS), value="full", label="region", scale=1)
+                            deg_inputs += [s, m]
+                        with gr.Row():
+                            seed = gr.Number(0, precision=0, label="seed", scale=1)
+                            top_k = gr.Slider(1, E, value=int(restorer.cfg.top_k), step=1,
+                                              label="top-k experts per pixel", scale=2)
+                        with gr.Row():
+                            force_layer = gr.Dropdown([NO_LAYER, *layers], value=NO_LAYER,
+                                                      label="force every pixel of layer...", scale=2)
+                            force_expert = gr.Dropdown(list(range(E)), value=0, label="...to expert", scale=1)
+                            show_layer = gr.Dropdown(layers, value=layers[0], label="expert maps of layer", scale=2)
+                        with gr.Row():
+                            go_btn = gr.Button("Degrade + restore", variant="primary", elem_id="pg-go")
+                            again_btn = gr.Button("Restore again (new top-k / forced expert)")
+                with gr.Row(equal_height=False):
+                    degraded_img = gr.Image(label="Degraded image", type="filepath", format="png",
+                                            interactive=False, height=300)
+                    mask_img = gr.Image(label="Where each degradation acts (class colours)", format="png",
+                                        interactive=False, height=300)
+                degrade_text = gr.Markdown(label="degrade_note", elem_classes=["sler-note"])
+                pg_gallery = gr.Gallery(label="Clean, degraded and restored", columns=4, format="png",
+                                        height="auto", object_fit="contain", interactive=False)
+                pg_metrics = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM"], interactive=False,
+                                          label="Quality against the clean image")
+                pg_change = gr.Dataframe(interactive=False, label="How the routing changed (expert usage e0 · e1 · ...)")
+                pg_maps = gr.Gallery(label="Top-expert maps", columns=3, format="png", height="auto",
+                                     object_fit="contain", interactive=False)
+                pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
+            # ---------------------------------------------------------------- About
+            with gr.Tab("About", id="about"):
+                gr.Markdown(model_card or default_model_card(restorer))
+
+        # ---------------------------------------------------------------------- events
+        analysis_outputs = [routing_gallery, usage_plot, routing_table, alpha_img, glgf_text, agree_plot,
+                            glgf_gallery, sphere_plot, umap_plot, emb_text, summary_json]
+        restore_ev = run_btn.click(user_errors(cb.restore), inputs=[inp], outputs=[slider, download, probs, info],
+                                   api_name="restore", concurrency_id="model",
+                                   api_description="Restore an image; returns (before, after), the restored "
+                                                   "PNG, class probabilities and a summary.")
+        restore_ev.success(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs,
+                           api_name="analyze", concurrency_id="model", show_progress="minimal",
+                           api_description="Routing, GLGF and embedding analysis of an image; the last "
+                                           "output is a JSON summary.")
+        opacity.release(user_errors(cb.redraw_overlays), inputs=[inp, opacity], outputs=[routing_gallery],
+                        api_visibility="private", show_progress="hidden", concurrency_id="redraw")
+        hm_btn.click(user_errors(cb.heatmaps), inputs=[inp, hm_layer], outputs=[hm_gallery],
+                     api_name="heatmaps", api_visibility="undocumented", concurrency_id="model")
+        pg_inputs = [clean_in, degraded_img, top_k, force_layer, force_expert, show_layer]
+        pg_outputs = [pg_gallery, pg_metrics, pg_change, pg_maps, pg_text]
+        go_btn.click(user_errors(cb.degrade), inputs=[clean_in, *deg_inputs, seed],
+                     outputs=[degraded_img, mask_img, degrade_text], api_name="degrade", concurrency_id="model",
+                     api_description="Degrade a clean image with our synthetic degradations (strength 0..1, "
+                                     "0 = off; region full/half/blob/gradient).",
+                     ).success(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
+                               api_name="playground", api_visibility="undocumented", concurrency_id="model")
+        again_btn.click(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
+                        api_visibility="private", concurrency_id="model")
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
+    demo.slerir_callbacks = cb  # for tests and benchmarks
+    return demo
+
+
+def launch_kwargs(server_name: str | None = None, server_port: int | None = None, **overrides) -> dict:
+    """Arguments for ``Blocks.launch``: 127.0.0.1 unless ``GRADIO_SERVER_NAME`` says otherwise (as
+    on Spaces), bounded uploads, only ``assets/`` served from disk, theme and CSS."""
+    kw = dict(
+        server_name=server_name or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        server_port=server_port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[str(ASSETS_DIR)],
+        theme=THEME,
+        css=CSS,
+        footer_links=["api", "gradio"],
+    )
+    kw.update(overrides)
+    return kw

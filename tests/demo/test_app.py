@@ -1,0 +1,363 @@
+"""SLER-IR Studio end to end: gradio_client against the app launched in-process on 127.0.0.1, and
+a real browser (Debian's chromium through Playwright).
+
+The model is a tiny randomly initialised SLER-IR saved with ``save_weights`` into a temp folder,
+with a small random embedding bank: nothing here reads /tmp fixtures or the shipped weights.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from slerir.checkpoint import save_weights
+from slerir.config import get_config
+from slerir.inference import Restorer
+from slerir.model import SLERIR
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("SLERIR_TEST_ARTIFACTS", ROOT / "tests" / "demo" / "artifacts"))
+CFG = get_config("tiny", widths=(8, 16, 32), enc_blocks=(1, 1), mid_blocks=1, dec_blocks=(1, 1), enc_width=8)
+TEST_MAX_PIXELS = 400 * 400  # small size guard so the "too large" path is cheap to test
+TEST_TILE = 64  # tiny tiles so the tiling path runs on small images
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = SLERIR(CFG)
+    g = torch.Generator().manual_seed(0)
+    for n, p in model.named_parameters():  # residual scales start at 0: make every block matter
+        if n.endswith(".beta") or n.endswith(".gamma"):
+            p.data = torch.randn(p.shape, generator=g) * 0.3
+    return save_weights(model, tmp_path_factory.mktemp("weights") / "w", meta={"step": 0, "note": "test"})
+
+
+@pytest.fixture(scope="module")
+def bank(weights):
+    from analysis.embedding import bank_from_embeddings
+
+    rng = np.random.default_rng(0)
+    restorer = Restorer.from_pretrained(weights)
+    protos = restorer.model.prototypes.detach().numpy()
+    labels = np.repeat(np.arange(len(protos)), 12)
+    z = protos[labels] + 0.3 * rng.standard_normal((len(labels), protos.shape[1])).astype(np.float32)
+    kinds = np.where(np.arange(len(labels)) % 3 == 0, "local", "global")
+    return bank_from_embeddings(z, labels, kinds, [f"img{i}" for i in range(len(labels))], protos,
+                                restorer.classes, meta={"layout": "pca"})
+
+
+@pytest.fixture(scope="module")
+def app(weights, bank):
+    """(demo, url, client) for the app served on 127.0.0.1."""
+    from demo.ui import build_demo, launch_kwargs
+
+    torch.set_num_threads(1)
+    restorer = Restorer.from_pretrained(weights, max_pixels=None, tile=TEST_TILE)
+    demo = build_demo(restorer, bank=bank, max_pixels=TEST_MAX_PIXELS, tile=TEST_TILE)
+    kw = launch_kwargs(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    assert kw["server_name"] == "127.0.0.1" or os.environ.get("GRADIO_SERVER_NAME")
+    _, url, _ = demo.launch(**kw)
+    client = Client(url, verbose=False, download_files=False)
+    yield demo, url, client
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(1)
+    rgb = (rng.random((96, 128, 3)) * 255).astype(np.uint8)
+    out = {}
+    out["rgb"] = d / "rgb.png"
+    Image.fromarray(rgb).save(out["rgb"])
+    g16 = (np.linspace(0, 65535, 80 * 72).reshape(80, 72)).astype(np.uint16)
+    out["gray16"] = d / "gray16.png"
+    Image.fromarray(g16).save(out["gray16"])  # PIL mode I;16
+    rgba = np.zeros((64, 96, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, 48:, 3] = 255  # left half fully transparent -> composited on white
+    out["rgba"] = d / "rgba.png"
+    Image.fromarray(rgba, "RGBA").save(out["rgba"])
+    big = np.zeros((420, 420, 3), np.uint8)
+    out["big"] = d / "big.png"
+    Image.fromarray(big).save(out["big"])
+    out["tiled"] = d / "tiled.png"
+    Image.fromarray((rng.random((150, 200, 3)) * 255).astype(np.uint8)).save(out["tiled"])
+    out["text"] = d / "notes.txt"
+    out["text"].write_text("this is not an image")
+    return out
+
+
+def _path(v) -> str:
+    """A file output as the client returns it without downloading (dict or str)."""
+    if isinstance(v, dict):
+        return v.get("path") or v["url"]
+    return v
+
+
+def _fetch(url_or_path: str, base: str) -> Image.Image:
+    """Open a returned file (a server path on this machine, or a URL)."""
+    import io
+    import urllib.request
+
+    if os.path.exists(url_or_path):
+        return Image.open(url_or_path)
+    with urllib.request.urlopen(url_or_path if url_or_path.startswith("http") else base + url_or_path) as r:
+        return Image.open(io.BytesIO(r.read()))
+
+
+def _file_of(v) -> str:
+    if isinstance(v, dict):
+        return v.get("path") if v.get("path") and os.path.exists(v["path"]) else v.get("url")
+    return v
+
+
+# ----------------------------------------------------------------------------------------------
+# endpoints
+
+
+def test_api_lists_named_endpoints(app):
+    _, _, client = app
+    api = client.view_api(print_info=False, return_format="dict")
+    names = set(api["named_endpoints"])
+    assert {"/restore", "/analyze", "/degrade"} <= names, names
+
+
+def test_restore_returns_lossless_png_and_prediction(app, images):
+    _, url, client = app
+    (before, after), png, label, summary = client.predict(handle_file(str(images["rgb"])), api_name="/restore")
+    out = _fetch(_file_of(png), url)
+    assert out.format == "PNG" and out.size == (128, 96) and out.mode == "RGB"
+    b = _fetch(_file_of(before), url)
+    assert b.format == "PNG"
+    # the "before" side is the input, losslessly
+    assert np.array_equal(np.asarray(b.convert("RGB")), np.asarray(Image.open(images["rgb"]).convert("RGB")))
+    assert _fetch(_file_of(after), url).format == "PNG"
+    assert label["label"] in CFG.classes and len(label["confidences"]) == len(CFG.classes)
+    assert " s" in summary and "128x96" in summary
+
+
+def test_analyze_returns_every_view(app, images):
+    demo, url, client = app
+    p = handle_file(str(images["rgb"]))
+    client.predict(p, api_name="/restore")
+    t = time.perf_counter()
+    out = client.predict(p, 0.5, api_name="/analyze")
+    assert time.perf_counter() - t < 30
+    (routing, usage, table, alpha, glgf_text, agree, glgf, sphere, umap, emb_text, summary) = out
+    layers = demo.slerir_callbacks.layers
+    assert len(routing) == len(layers)
+    assert [item["caption"].split(" ")[0] for item in routing] == layers
+    assert _fetch(_file_of(routing[0]["image"]), url).format == "PNG"
+    assert usage["type"] == "plotly" and "expert 0" in usage["plot"]
+    assert len(table["data"]) == len(layers)
+    assert _fetch(_file_of(alpha), url).size == (128, 96)
+    assert "alpha" in glgf_text
+    assert "fused = global-only" in agree["plot"]
+    assert len(glgf) == 6
+    assert "prototypes" in sphere["plot"] and "your image (global)" in sphere["plot"]
+    assert umap is not None and "your image (global)" in umap["plot"]
+    assert "d = 3" in emb_text
+    assert summary["predicted_class"] in CFG.classes
+    assert [lay["name"] for lay in summary["layers"]] == layers
+    for lay in summary["layers"]:
+        assert abs(sum(lay["usage"]) - 1) < 1e-3
+        assert 0 <= lay["agree_global"] <= 1 and 0 <= lay["agree_local"] <= 1
+
+
+def test_heatmaps_and_playground(app, images):
+    demo, url, client = app
+    layers = demo.slerir_callbacks.layers
+    p = handle_file(str(images["rgb"]))
+    hm = client.predict(p, layers[1], api_name="/heatmaps")
+    assert len(hm) == CFG.num_experts
+    deg, mask, note = client.predict(p, 0.4, "half", 0.0, "full", 0.5, "half", 0.0, "full", 0.0, "full", 3,
+                                     api_name="/degrade")
+    assert "noise" in note and "haze" in note
+    d1 = np.asarray(_fetch(_file_of(deg), url))
+    assert d1.shape == (96, 128, 3)
+    deg2, _, _ = client.predict(p, 0.4, "half", 0.0, "full", 0.5, "half", 0.0, "full", 0.0, "full", 3,
+                                api_name="/degrade")
+    assert np.array_equal(d1, np.asarray(_fetch(_file_of(deg2), url))), "same seed, same degraded image"
+    gallery, metrics, change, maps, pg_note = client.predict(
+        p, handle_file(_file_of(deg)), 1, layers[0], 2, layers[0], api_name="/playground")
+    assert len(gallery) == 4 and len(maps) == 3
+    assert [r[0] for r in metrics["data"]][:2] == ["degraded input", "restored (model defaults)"]
+    assert all(np.isfinite(r[1]) for r in metrics["data"])
+    assert len(change["data"]) == len(layers)
+    assert "PSNR" in pg_note
+
+
+def test_16bit_and_rgba_inputs(app, images):
+    _, url, client = app
+    (before, _), png, _, _ = client.predict(handle_file(str(images["gray16"])), api_name="/restore")
+    b = np.asarray(_fetch(_file_of(before), url).convert("RGB")).astype(int)
+    src = np.asarray(Image.open(images["gray16"])).astype(np.float64)
+    expect = np.round(src / 65535 * 255)
+    assert b.shape == (80, 72, 3) and np.abs(b[..., 0] - expect).max() <= 1, "16-bit scaled, not clipped"
+    assert _fetch(_file_of(png), url).size == (72, 80)
+    (before, _), png, _, _ = client.predict(handle_file(str(images["rgba"])), api_name="/restore")
+    b = np.asarray(_fetch(_file_of(before), url).convert("RGB"))
+    assert (b[:, :40] == 255).all(), "transparent pixels composited on white"
+    assert (b[:, 60:, 0] == 200).all() and (b[:, 60:, 1] == 0).all()
+    assert _fetch(_file_of(png), url).size == (96, 64)
+
+
+def test_tiled_restore(app, images):
+    _, url, client = app
+    _, png, _, summary = client.predict(handle_file(str(images["tiled"])), api_name="/restore")
+    assert "tiles" in summary and "no tiling" not in summary
+    assert _fetch(_file_of(png), url).size == (200, 150)
+
+
+def test_bad_inputs_give_clear_errors_and_server_keeps_serving(app, images):
+    from gradio_client.exceptions import AppError
+
+    _, _, client = app
+    with pytest.raises(AppError, match="not a recognised image format"):
+        client.predict(handle_file(str(images["text"])), api_name="/restore")
+    with pytest.raises(AppError, match=r"420x420 = 176,400 pixels"):
+        client.predict(handle_file(str(images["big"])), api_name="/restore")
+    with pytest.raises(AppError, match="greater than maximum value 1"):  # Gradio's slider check
+        client.predict(handle_file(str(images["rgb"])), 1.5, "full", 0.0, "full", 0.0, "full", 0.0, "full",
+                       0.0, "full", 0, api_name="/degrade")
+    with pytest.raises(AppError, match="Nothing to restore yet"):
+        client.predict(handle_file(str(images["rgb"])), None, 2, "(none)", 0, None, api_name="/playground")
+    # and the server is still fine
+    (_, _), png, label, _ = client.predict(handle_file(str(images["rgb"])), api_name="/restore")
+    assert label["label"] in CFG.classes
+
+
+def test_launch_settings(app, monkeypatch):
+    from demo.ui import DELETE_CACHE, QUEUE_MAX_SIZE, launch_kwargs
+
+    demo, _, _ = app
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    kw = launch_kwargs()
+    assert kw["server_name"] == "127.0.0.1"
+    assert kw["max_file_size"] and kw["allowed_paths"] == [str(ROOT / "assets")]
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    assert launch_kwargs()["server_name"] == "0.0.0.0"
+    assert demo.delete_cache == DELETE_CACHE
+    assert demo._queue.max_size == QUEUE_MAX_SIZE
+
+
+def test_examples_are_reproducible(tmp_path):
+    from demo.examples import EXAMPLES, EXAMPLES_DIR, generate
+
+    written = generate(tmp_path)
+    kinds = {s.kind for ex in EXAMPLES for s in ex.specs}
+    assert kinds == {"noise", "rain", "haze", "blur", "lowlight"}
+    assert sum(len(ex.specs) > 1 for ex in EXAMPLES) >= 2
+    for p in written:
+        shipped = EXAMPLES_DIR / p.name
+        assert shipped.exists(), f"{shipped} missing: run python -m demo.examples"
+        assert shipped.stat().st_size < 300_000
+        assert np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(shipped))), p.name
+
+
+def test_app_import_and_requests_never_import_umap(weights, tmp_path):
+    """umap-learn stays off the request path: import app.py, build, restore and analyse, in a fresh
+    interpreter (other tests in this session may import umap themselves)."""
+    code = textwrap.dedent(f"""
+        import sys
+        import torch
+        torch.set_num_threads(1)
+        import app  # noqa: F401
+        from demo.ui import build_demo
+        from slerir.inference import Restorer
+        demo = build_demo(Restorer.from_pretrained({str(weights)!r}))
+        cb = demo.slerir_callbacks
+        import numpy as np
+        x = np.random.default_rng(0).random((64, 80, 3)).astype("float32")
+        from PIL import Image
+        Image.fromarray((x * 255).astype("uint8")).save({str(tmp_path / 'x.png')!r})
+        cb.restore({str(tmp_path / 'x.png')!r}, progress=None)
+        out = list(cb.analyze({str(tmp_path / 'x.png')!r}, 0.5))
+        assert len(out) == 3
+        print("UMAP_LOADED", "umap" in sys.modules)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "UMAP_LOADED False" in r.stdout
+
+
+def test_app_py_reports_missing_weights(tmp_path):
+    r = subprocess.run([sys.executable, "app.py", "--weights", str(tmp_path / "nope")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "no weights at" in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# real browser
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_browser_upload_restore_and_views(app, images):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, url, _ = app
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded")
+            page.locator("#restore-input input[type=file]").set_input_files(str(images["tiled"]))
+            page.locator("#restore-input img").first.wait_for(state="visible", timeout=20_000)
+            page.locator("#restore-button").click()
+            slider_imgs = page.locator("#restore-slider img")
+            slider_imgs.first.wait_for(state="visible", timeout=30_000)
+            assert slider_imgs.count() >= 2
+            page.locator("#restore-download a, #restore-download .file-preview").first.wait_for(timeout=30_000)
+            shots.append(ARTIFACTS / "browser_restore.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+
+            page.get_by_role("tab", name="Routing").click()
+            expert_map = page.locator("#routing-gallery img").first
+            expert_map.wait_for(state="visible", timeout=30_000)
+            assert expert_map.bounding_box()["width"] > 50
+            page.locator("#usage-plot .js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
+            shots.append(ARTIFACTS / "browser_routing.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+
+            page.get_by_role("tab", name="Embedding").click()
+            sphere = page.locator("#sphere-plot .js-plotly-plot").first
+            sphere.wait_for(state="visible", timeout=30_000)
+            assert sphere.bounding_box()["height"] > 200
+            page.locator("#sphere-plot canvas, #sphere-plot .gl-container").first.wait_for(timeout=30_000)
+            time.sleep(0.5)  # let WebGL draw before the screenshot
+            shots.append(ARTIFACTS / "browser_embedding.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+        finally:
+            browser.close()
+    for s in shots:
+        assert s.stat().st_size > 10_000
+        print(f"screenshot: {s}")
