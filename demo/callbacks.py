@@ -301,7 +301,7 @@ class Callbacks:
     def proto_bank(self):
         """A bank holding only the model's prototypes (used when no reference bank is shipped)."""
         if self._proto_bank is None:
-            from analysis.embedding import EmbeddingBank
+            from analysis.embedding import EmbeddingBank, fit_pca_basis
 
             protos = self.restorer.model.prototypes.detach().cpu().numpy()
             d = protos.shape[1]
@@ -309,7 +309,7 @@ class Callbacks:
                 z=np.zeros((0, d), np.float32), labels=np.zeros(0, np.int64), kinds=[], names=[],
                 umap_xy=np.zeros((0, 2), np.float32), prototypes=protos,
                 proto_umap_xy=np.zeros((len(protos), 2), np.float32), classes=tuple(self.cfg.classes),
-                pca_basis=None if d == 3 else np.eye(d, 3, dtype=np.float32), meta={"layout": "none"})
+                pca_basis=None if d == 3 else fit_pca_basis(protos, 3), meta={"layout": "none"})
         return self._proto_bank
 
     # -- Restore tab: /restore ------------------------------------------------------------------
@@ -335,12 +335,11 @@ class Callbacks:
         probs = {c: float(p) for c, p in zip(res.classes, res.class_probs)}
         return (before, after), png, probs, self.restore_summary(res, (h, w), size)
 
-    @staticmethod
-    def restore_summary(res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int]) -> str:
+    def restore_summary(self, res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int]) -> str:
         h, w = hw
         pred = res.predicted_class
         p = float(res.class_probs.max())
-        tiles = f"{res.tiles} tiles of at most {TILE} px" if res.tiles > 1 else "whole image, no tiling"
+        tiles = f"{res.tiles} overlapping tiles of {self.tile} px" if res.tiles > 1 else "whole image, no tiling"
         head = (f"**Looks clean** ({p:.0%}): the model sees no degradation, so it should change little."
                 if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
         sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))
@@ -428,7 +427,7 @@ class Callbacks:
         text = (f"Mean global share **alpha = {a_mean:.2f}** (0 = the local embedding decides, 1 = the "
                 f"global one). Over all layers, fused routing picks the same top expert as global-only "
                 f"routing in **{mg:.0%}** of cells and as local-only routing in **{ml:.0%}**.")
-        alpha_png, *_ = self.scratch.pngs([(overlay(base, alpha, 0.75), "")], "alpha")
+        alpha_png, *_ = self.scratch.pngs([(overlay(base, alpha, 0.85), "")], "alpha")
         views = (alpha_png[0], text, agreement_figure(ag, al), self.scratch.pngs(gallery, "glgf"))
         return views, {"global": ag, "local": al, "alpha_mean": a_mean}
 
@@ -652,6 +651,3 @@ def load_image_any(image) -> np.ndarray:
 
     return to_rgb_float(image)
 
-
-# Names of the Playground degradation inputs, in the order of ``Callbacks.degrade``.
-DEGRADE_PARAMS = [p for k in KINDS for p in (k, f"{k}_mask")] + ["seed"]

@@ -57,17 +57,17 @@ CLEAN = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 
 EXAMPLES: tuple[Example, ...] = (
     Example("noise_chelsea.png", "chelsea", (DegradationSpec("noise", sigma=25.0),), 101,
-            "Gaussian noise, sigma 25"),
-    Example("rain_rocket.png", "rocket", (DegradationSpec("rain", strength=0.5),), 102, "Rain streaks"),
+            "Noise (sigma 25)"),
+    Example("rain_rocket.png", "rocket", (DegradationSpec("rain", strength=0.5),), 102, "Rain"),
     Example("haze_motorcycle.png", "motorcycle", (DegradationSpec("haze", strength=0.75),), 103, "Haze"),
-    Example("blur_coffee.png", "coffee", (DegradationSpec("blur", strength=0.5),), 104, "Motion / defocus blur"),
+    Example("blur_coffee.png", "coffee", (DegradationSpec("blur", strength=0.5),), 104, "Blur"),
     Example("lowlight_astronaut.png", "astronaut", (DegradationSpec("lowlight", strength=0.5),), 105, "Low light"),
     Example("mixed_noise_haze_rocket.png", "rocket",
             (DegradationSpec("noise", sigma=30.0, mask="half"), DegradationSpec("haze", strength=0.7, mask="half")),
-            106, "Mixed: noise | haze (two halves)"),
+            106, "Noise | haze"),
     Example("mixed_rain_lowlight_astronaut.png", "astronaut",
             (DegradationSpec("rain", strength=0.6, mask="blob"), DegradationSpec("lowlight", strength=0.4, mask="blob")),
-            107, "Mixed: rain in a blob, low light around it"),
+            107, "Rain + low light"),
 )
 
 

@@ -21,12 +21,12 @@ from slerir.degradations import KINDS, MASK_KINDS
 from slerir.inference import Restorer
 
 from .callbacks import MAX_PIXELS, NO_LAYER, TILE, Callbacks, user_errors
-from .components import ImageInput
+from .components import image_input
 from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 QUEUE_MAX_SIZE = 16  # requests waiting beyond this are refused ("queue full") instead of piling up
-MAX_FILE_SIZE = "25mb"
+MAX_FILE_SIZE = "50mb"  # a 4096x4096 photo as PNG can exceed 25 MB
 # Every 15 min, delete the temp files this app created that are older than 30 min.
 DELETE_CACHE = (900, 1800)
 
@@ -86,6 +86,13 @@ def _legend_html(E: int) -> str:
     return f'<div class="sler-legend"><b>Experts:</b>{items}</div>'
 
 
+def _class_legend_html(classes) -> str:
+    from analysis.maps import class_color
+
+    items = "".join(f'<span><span class="sw" style="background:{class_color(c)}"></span>{c}</span>' for c in classes)
+    return f'<div class="sler-legend"><b>Classes:</b>{items}</div>'
+
+
 def _model_line(restorer: Restorer) -> str:
     cfg, meta = restorer.cfg, restorer.meta or {}
     params = sum(p.numel() for p in restorer.model.parameters())
@@ -133,6 +140,28 @@ Measured benchmark numbers belong in the model card.*
 """
 
 
+def _examples_gallery(items: list[tuple[Path, str]], label: str, elem_id: str, columns: int) -> gr.Gallery | None:
+    """Thumbnails with captions; selecting one loads it (wired in ``build_demo``)."""
+    if not items:
+        return None
+    rows = -(-len(items) // columns)
+    return gr.Gallery(value=[(str(p), c) for p, c in items], label=label, columns=columns, height=rows * 150 + 60,
+                      allow_preview=False, object_fit="cover", interactive=False, elem_id=elem_id)
+
+
+def _gallery_height(n: int, columns: int, full_width: int = 1330) -> int:
+    """Pixel height showing all ``n`` square gallery cells in ``columns`` columns without scrolling
+    (at the page's maximum width)."""
+    rows = -(-n // columns)
+    return rows * (full_width // columns + 20) + 60
+
+
+def _pick(paths: list[str]):
+    def pick(evt: gr.SelectData) -> str:
+        return paths[evt.index]
+    return pick
+
+
 def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                examples_dir: str | Path = EXAMPLES_DIR, max_pixels: int = MAX_PIXELS,
                tile: int = TILE) -> gr.Blocks:
@@ -158,15 +187,15 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
             with gr.Tab("Restore", id="restore"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1):
-                        inp = ImageInput(label="Degraded image (upload, paste or webcam)", type="filepath",
+                        inp = image_input(label="Degraded image (upload, paste or webcam)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard", "webcam"], height=400,
                                          elem_id="restore-input")
                         run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
-                        if deg_examples:
-                            gr.Examples(examples=[[str(p)] for p, _ in deg_examples], inputs=[inp],
-                                        example_labels=[c for _, c in deg_examples], examples_per_page=8,
-                                        label="Examples: made by our degradation code from scikit-image pictures",
-                                        cache_examples=False)
+                        ex_gallery = _examples_gallery(deg_examples, "Examples (click one to restore it)",
+                                                       "restore-examples", columns=4)
+                        gr.Markdown("Examples: pictures shipped with scikit-image, degraded by our own code "
+                                    "(`python -m demo.examples`); the last two mix two degradations in different "
+                                    "regions.", elem_classes=["sler-note"])
                     with gr.Column(scale=1):
                         slider = gr.ImageSlider(label="Before / after (drag the handle)", format="png",
                                                 type="numpy", height=400, interactive=False,
@@ -187,7 +216,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                         scale=1)
                     gr.HTML(_legend_html(E))
                 routing_gallery = gr.Gallery(label="Top expert per pixel, every routed layer", columns=3,
-                                             format="png", height="auto", object_fit="contain",
+                                             format="png", height=_gallery_height(len(layers), 3), object_fit="contain",
                                              elem_id="routing-gallery", interactive=False)
                 usage_plot = gr.Plot(label="Expert usage and routing entropy per layer", elem_id="usage-plot")
                 routing_table = gr.Dataframe(headers=cb.routing_table_headers(), interactive=False,
@@ -197,7 +226,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         hm_layer = gr.Dropdown(layers, value=layers[0], label="Layer", scale=2)
                         hm_btn = gr.Button("Show heatmaps", scale=1)
                     hm_gallery = gr.Gallery(label="Routing weight of each expert (viridis: 0 to 1)", columns=min(E, 4),
-                                            format="png", height="auto", object_fit="contain", interactive=False)
+                                            format="png", height=_gallery_height(E, min(E, 4)), object_fit="contain", interactive=False)
                 with gr.Accordion("All numbers as JSON (what /analyze returns last)", open=False):
                     summary_json = gr.JSON(label="Analysis summary")
             # ---------------------------------------------------------------- GLGF
@@ -209,8 +238,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                     with gr.Column():
                         glgf_text = gr.Markdown("Restore an image to see GLGF at work.", label="glgf_summary")
                         agree_plot = gr.Plot(label="Agreement per layer")
+                gr.HTML(_class_legend_html(restorer.classes))
                 glgf_gallery = gr.Gallery(label="Fused, global-only and local-only restorations and their differences",
-                                          columns=3, format="png", height="auto", object_fit="contain",
+                                          columns=3, format="png", height=_gallery_height(6, 3), object_fit="contain",
                                           interactive=False, elem_id="glgf-gallery")
             # ---------------------------------------------------------------- Embedding
             with gr.Tab("Embedding", id="embedding"):
@@ -223,12 +253,11 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                 gr.Markdown(PLAYGROUND_HELP)
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1):
-                        clean_in = ImageInput(label="Clean image", type="filepath", image_mode=None,
+                        clean_in = image_input(label="Clean image", type="filepath", image_mode=None,
                                               sources=["upload", "clipboard"], height=300)
-                        if cln_examples:
-                            gr.Examples(examples=[[str(p)] for p in cln_examples], inputs=[clean_in],
-                                        example_labels=[p.stem.replace("clean_", "") for p in cln_examples],
-                                        label="Clean examples (scikit-image)", cache_examples=False)
+                        clean_gallery = _examples_gallery([(p, p.stem.replace("clean_", "")) for p in cln_examples],
+                                                          "Clean examples (scikit-image; click one)",
+                                                          "clean-examples", columns=3)
                     with gr.Column(scale=2):
                         deg_inputs = []
                         defaults = {"noise": 0.4}
@@ -255,13 +284,15 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                             interactive=False, height=300)
                     mask_img = gr.Image(label="Where each degradation acts (class colours)", format="png",
                                         interactive=False, height=300)
+                gr.HTML(_class_legend_html(restorer.classes))
                 degrade_text = gr.Markdown(label="degrade_note", elem_classes=["sler-note"])
                 pg_gallery = gr.Gallery(label="Clean, degraded and restored", columns=4, format="png",
-                                        height="auto", object_fit="contain", interactive=False)
+                                        height=_gallery_height(4, 4), object_fit="contain", interactive=False)
                 pg_metrics = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM"], interactive=False,
                                           label="Quality against the clean image")
-                pg_change = gr.Dataframe(interactive=False, label="How the routing changed (expert usage e0 · e1 · ...)")
-                pg_maps = gr.Gallery(label="Top-expert maps", columns=3, format="png", height="auto",
+                pg_change = gr.Dataframe(headers=["layer", "usage on clean", "usage on degraded",
+                                                   "same top expert: degraded vs clean"], interactive=False, label="How the routing changed (expert usage e0 · e1 · ...)")
+                pg_maps = gr.Gallery(label="Top-expert maps", columns=3, format="png", height=_gallery_height(3, 3),
                                      object_fit="contain", interactive=False)
                 pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
             # ---------------------------------------------------------------- About
@@ -293,6 +324,16 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                api_name="playground", api_visibility="undocumented", concurrency_id="model")
         again_btn.click(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
                         api_visibility="private", concurrency_id="model")
+        if ex_gallery is not None:  # an example click loads it and runs the same chain as the button
+            (ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
+                               show_progress="hidden")
+             .success(user_errors(cb.restore), inputs=[inp], outputs=[slider, download, probs, info],
+                      api_visibility="private", concurrency_id="model")
+             .success(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs,
+                      api_visibility="private", concurrency_id="model", show_progress="minimal"))
+        if clean_gallery is not None:
+            clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",
+                                 show_progress="hidden")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     demo.slerir_callbacks = cb  # for tests and benchmarks
     return demo

@@ -102,16 +102,11 @@ def images(tmp_path_factory) -> dict[str, Path]:
     Image.fromarray(big).save(out["big"])
     out["tiled"] = d / "tiled.png"
     Image.fromarray((rng.random((150, 200, 3)) * 255).astype(np.uint8)).save(out["tiled"])
+    out["truncated"] = d / "truncated.png"
+    out["truncated"].write_bytes(out["rgb"].read_bytes()[:600])
     out["text"] = d / "notes.txt"
     out["text"].write_text("this is not an image")
     return out
-
-
-def _path(v) -> str:
-    """A file output as the client returns it without downloading (dict or str)."""
-    if isinstance(v, dict):
-        return v.get("path") or v["url"]
-    return v
 
 
 def _fetch(url_or_path: str, base: str) -> Image.Image:
@@ -235,6 +230,8 @@ def test_bad_inputs_give_clear_errors_and_server_keeps_serving(app, images):
     _, _, client = app
     with pytest.raises(AppError, match="not a recognised image format"):
         client.predict(handle_file(str(images["text"])), api_name="/restore")
+    with pytest.raises(AppError, match="damaged or truncated"):
+        client.predict(handle_file(str(images["truncated"])), api_name="/restore")
     with pytest.raises(AppError, match=r"420x420 = 176,400 pixels"):
         client.predict(handle_file(str(images["big"])), api_name="/restore")
     with pytest.raises(AppError, match="greater than maximum value 1"):  # Gradio's slider check
@@ -352,8 +349,9 @@ def test_browser_upload_restore_and_views(app, images):
             sphere = page.locator("#sphere-plot .js-plotly-plot").first
             sphere.wait_for(state="visible", timeout=30_000)
             assert sphere.bounding_box()["height"] > 200
-            page.locator("#sphere-plot canvas, #sphere-plot .gl-container").first.wait_for(timeout=30_000)
-            time.sleep(0.5)  # let WebGL draw before the screenshot
+            # plotly draws the 3-D scene into a WebGL canvas (software GL under --disable-gpu)
+            page.locator("#sphere-plot canvas").first.wait_for(state="attached", timeout=30_000)
+            time.sleep(1.0)  # let WebGL draw before the screenshot
             shots.append(ARTIFACTS / "browser_embedding.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
         finally:
