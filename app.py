@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         restorer = Restorer.from_pretrained(weights, max_pixels=MAX_PIXELS, tile=TILE, threads=args.threads)
     except CheckpointError as e:
         sys.exit(f"SLER-IR Studio: cannot load the weights: {e}")
+    except (ValueError, TypeError, RuntimeError) as e:  # e.g. a wrongly typed config.json value
+        sys.exit(f"SLER-IR Studio: cannot load the weights in {weights}: {type(e).__name__}: "
+                 f"{(str(e).splitlines() or [''])[0]}")
     bank = None
     if (Path(args.bank) / "bank.npz").exists():
         from analysis.embedding import EmbeddingBank

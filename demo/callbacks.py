@@ -21,10 +21,12 @@ import inspect
 import itertools
 import logging
 import math
+import shutil
 import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +38,7 @@ from PIL import Image
 
 from slerir.checkpoint import CheckpointError
 from slerir.degradations import KINDS, MASK_KINDS, DegradationSpec, degrade
-from slerir.imaging import ImageError, load_image, to_uint8
+from slerir.imaging import ImageError, load_image, peek_size, to_uint8
 from slerir.inference import RestorationResult, Restorer
 from slerir.metrics import psnr, ssim
 
@@ -143,18 +145,21 @@ class Scratch:
     We encode PNGs ourselves (zlib level 1: lossless, about 4x faster than PIL's default level 6,
     files a little larger) in a small thread pool (zlib releases the GIL), and return their paths;
     Gradio then only copies the files into its cache (cleaned by ``delete_cache``), so re-sending
-    the same view costs nothing. Our copies are deleted after ``max_age`` seconds.
+    the same view costs nothing. Our copies are deleted after ``max_age`` seconds, and the folder
+    when the process exits.
     """
 
     def __init__(self, max_age: float = 600.0, workers: int = 2):
         self.dir = Path(tempfile.mkdtemp(prefix="slerir_demo_"))
+        # removed when this object goes away or the process exits (else one folder per restart piles up)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), ignore_errors=True)
         self.max_age = max_age
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slerir-png")
         self._n = itertools.count()
 
     def prune(self) -> None:
         now = time.time()
-        for p in self.dir.rglob("*.png"):
+        for p in list(self.dir.rglob("*.png")):  # a list: the loop removes folders rglob would enter
             try:
                 if now - p.stat().st_mtime > self.max_age:
                     p.unlink()
@@ -263,16 +268,21 @@ class Callbacks:
         """A path (or array) from a Gradio input -> (H,W,3) float32, size-checked."""
         if image is None or (isinstance(image, str) and not image.strip()):
             raise UserError("No image given: upload, paste or capture an image, or pick an example.")
+        if isinstance(image, (str, Path)) and (size := peek_size(image)) is not None:
+            self.check_pixels(size[1], size[0])  # from the header, before decoding (memory)
         img = load_image(image) if isinstance(image, (str, Path)) else load_image_any(image)
         h, w = img.shape[:2]
         if h < 8 or w < 8:
             raise UserError(f"The image is {w}x{h} pixels; it needs to be at least 8x8.")
+        self.check_pixels(h, w)
+        return img
+
+    def check_pixels(self, h: int, w: int) -> None:
         if h * w > self.max_pixels:
             side = int(math.sqrt(self.max_pixels))
             raise UserError(f"The image is {w}x{h} = {w * h:,} pixels; this demo accepts up to "
                             f"{self.max_pixels:,} (about {side}x{side}). Downscale it, or run the "
                             "command-line tool locally, which tiles any size.")
-        return img
 
     def run(self, img: np.ndarray, progress: Callable | None = None, **opts) -> RestorationResult:
         """Restore with capture, through the cache. ``opts``: top_k, fusion, force_expert."""

@@ -108,9 +108,24 @@ def to_rgb_float(image) -> np.ndarray:
     raise ImageError(f"unsupported image type {type(image).__name__}")
 
 
+def peek_size(src) -> tuple[int, int] | None:
+    """(width, height) of a path, bytes or PIL image from its header, without decoding the pixels;
+    None if the header cannot be read (``load_image`` then says why). Lets a size guard refuse a
+    huge image before it costs gigabytes of memory."""
+    if isinstance(src, Image.Image):
+        return src.size
+    try:
+        with Image.open(io.BytesIO(bytes(src)) if isinstance(src, (bytes, bytearray)) else src) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 - unreadable here means load_image reports it
+        return None
+
+
 def open_image(src) -> Image.Image:
-    """Open a path or bytes as a PIL image by content (not extension), fully decoded, with clear errors."""
-    name = "<bytes>" if isinstance(src, (bytes, bytearray)) else str(src)
+    """Open a path or bytes as a PIL image by content (not extension), fully decoded, with clear errors.
+
+    Messages name the file by its name only: in the demo the full path is a server temp folder."""
+    name = "<bytes>" if isinstance(src, (bytes, bytearray)) else Path(src).name
     if isinstance(src, (str, Path)):
         p = Path(src)
         if not p.exists():

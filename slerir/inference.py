@@ -21,10 +21,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .checkpoint import load_model
 from .config import CLASSES
-from .imaging import ImageError, to_rgb_float
+from .imaging import ImageError, peek_size, to_rgb_float
 from .model import SLERIR
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights"
@@ -169,15 +170,14 @@ class Restorer:
     def _global_stats(self, x: torch.Tensor, chunk: int = 1024) -> tuple:
         """Encoder pooled statistics over the whole padded image, in chunks (bounded memory)."""
         H, W = x.shape[-2:]
-        s1 = s2 = None
+        s1 = None
         n = 0
         for y0 in range(0, H, chunk):
             for x0 in range(0, W, chunk):
-                a, b, c = self.model.global_stats(x[..., y0:y0 + chunk, x0:x0 + chunk])
+                a, c = self.model.global_stats(x[..., y0:y0 + chunk, x0:x0 + chunk])
                 s1 = a if s1 is None else s1 + a
-                s2 = b if s2 is None else s2 + b
                 n += c
-        return s1, s2, n
+        return s1, n
 
     def check_size(self, h: int, w: int) -> None:
         if self.max_pixels is not None and h * w > self.max_pixels:
@@ -208,6 +208,10 @@ class Restorer:
             progress: callback(done_tiles, total_tiles).
         """
         t0 = time.perf_counter()
+        if self.max_pixels is not None and isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
+            size = peek_size(image)  # refuse from the header: decoding first could cost gigabytes
+            if size is not None:
+                self.check_size(size[1], size[0])
         rgb = to_rgb_float(image)
         H0, W0 = rgb.shape[:2]
         self.check_size(H0, W0)

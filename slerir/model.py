@@ -312,8 +312,10 @@ class DegradationEncoder(nn.Module):
             for _ in range(cfg.enc_blocks_deg)
         )
         self.local_head = nn.Conv2d(c, cfg.embed_dim, 1)
-        # pooled statistics: mean and std of features (std captures noise/texture energy)
-        self.global_head = nn.Sequential(nn.Linear(2 * c, 2 * c), nn.GELU(), nn.Linear(2 * c, cfg.embed_dim))
+        # global head on the *mean* of the local features: a mean over a 64-px training patch and
+        # over a whole photo estimate the same quantity (a std over the image would also measure
+        # content variation across the photo, which patches never see: a train/test mismatch)
+        self.global_head = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, cfg.embed_dim))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """x (B,3,H,W), H,W multiples of 8 -> features (B,c,H/8,W/8)."""
@@ -323,14 +325,12 @@ class DegradationEncoder(nn.Module):
         return f
 
     @staticmethod
-    def pool_stats(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Sufficient statistics for the global head: sum, sum of squares, count (tile-additive)."""
-        return f.sum((2, 3)), f.pow(2).sum((2, 3)), f.shape[-1] * f.shape[-2]
+    def pool_stats(f: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Sufficient statistics for the global head: feature sum and count (tile-additive)."""
+        return f.sum((2, 3)), f.shape[-1] * f.shape[-2]
 
-    def global_from_stats(self, s1: torch.Tensor, s2: torch.Tensor, n: int) -> torch.Tensor:
-        mean = s1 / n
-        std = (s2 / n - mean.pow(2)).clamp_min(1e-8).sqrt()
-        return self.global_head(torch.cat([mean, std], 1))
+    def global_from_stats(self, s1: torch.Tensor, n: int) -> torch.Tensor:
+        return self.global_head(s1 / n)
 
 
 class GLGF(nn.Module):
@@ -437,7 +437,7 @@ class SLERIR(nn.Module):
             zg, zl = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
         return zg, zl
 
-    def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         return self.encoder.pool_stats(self.encoder.features(x))
 
     # -- forward -----------------------------------------------------------------------------
