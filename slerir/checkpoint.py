@@ -80,7 +80,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SL
         state = load_file(str(st), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{st} is not a readable safetensors file ({e})") from e
-    model = SLERIR(cfg)
+    try:
+        model = SLERIR(cfg)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+        raise CheckpointError(f"the config of {path} does not describe a buildable model ({type(e).__name__}: {e})") from e
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -41,6 +41,9 @@ class ModelConfig:
         shared_router: ablation: one router (keys and scale) for all routed layers.
         learn_prototypes: learn prototypes (with a uniformity loss) instead of a fixed uniform set.
         enc_width: channels of the degradation encoder.
+        detach_embedding: routers and GLGF see the embeddings through a stop-gradient, so the
+            encoder is shaped by the contrastive losses alone (ours: without it the restoration
+            loss bends the embedding towards content and away from the degradation prototypes).
     """
 
     name: str = "tiny"
@@ -62,6 +65,7 @@ class ModelConfig:
     enc_width: int = 32
     enc_blocks_deg: int = 2
     init_router_scale: float = 10.0
+    detach_embedding: bool = True
 
     def __post_init__(self) -> None:
         if len(self.expert_ratios) != self.num_experts:

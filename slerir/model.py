@@ -468,7 +468,10 @@ class SLERIR(nn.Module):
             raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {m}; use slerir.inference to pad")
         force_expert = force_expert or {}
         zg, zl = self.embed(x, global_stats)
-        z, alpha = self.glgf(zg, zl, fusion)
+        if cfg.detach_embedding:
+            z, alpha = self.glgf(zg.detach(), zl.detach(), fusion)
+        else:
+            z, alpha = self.glgf(zg, zl, fusion)
 
         routing: list[LayerRouting] = []
         importance: list[torch.Tensor] = []

@@ -136,8 +136,6 @@ def test_good_weights_load_without_pickle(weights_dir, no_pickle):
     assert single.cfg == TEST_CFG
 
 
-@pytest.mark.xfail(strict=True, reason="slerir/checkpoint.py builds the model outside its try: a wrongly typed "
-                                       "config value escapes as TypeError/RuntimeError (fix belongs there)")
 @pytest.mark.parametrize("change", [{"widths": [8, "x", 32]}, {"embed_dim": -3}])
 def test_wrongly_typed_config_gives_checkpoint_error(change, weights_dir, tmp_path):
     d = _copy(weights_dir, tmp_path / "w")
