@@ -311,7 +311,7 @@ class Restorer:
                 done += 1
                 if progress:
                     progress(done, total)
-        res_img = acc / np.maximum(wsum, 1e-8)
+        res_img = np.divide(acc, np.maximum(wsum, 1e-8, out=wsum), out=acc)  # in place: no extra full-size copy
         sims = first_out.proto_sim_global[0]
         r = RestorationResult(image=res_img, input=rgb, class_probs=(sims / PROB_TAU).softmax(0).numpy(),
                               class_sims=sims.numpy(), global_embedding=first_out.embeddings.global_[0].numpy(),
@@ -321,7 +321,8 @@ class Restorer:
             r.alpha, r.local_class_sims = emb["alpha"][0], emb["sims"]
             for name, d in maps.items():
                 r.routing.append(self._layer_map(name, d["level"], torch.from_numpy(d["w"]), torch.from_numpy(d["idx"]),
-                                                 torch.from_numpy(d["logits"]), d["stride"]))
+                                                 torch.from_numpy(d["logits"]).float(), d["stride"]))
+                del maps[name]["w"], maps[name]["logits"]
         return r
 
     def _stitch(self, maps, emb, out, origin, own, H, W, tile):
@@ -339,8 +340,9 @@ class Restorer:
             if lr.name not in maps:
                 h, w = math.ceil(H / s), math.ceil(W / s)
                 E, k = lr.weights.shape[1], lr.topk.shape[1]
+                # compact stitch buffers (bounded memory on huge images); widened after pooling
                 maps[lr.name] = {"level": lr.level, "stride": s, "w": np.zeros((E, h, w), np.float32),
-                                 "idx": np.zeros((k, h, w), np.int64), "logits": np.zeros((E, h, w), np.float32)}
+                                 "idx": np.zeros((k, h, w), np.int8), "logits": np.zeros((E, h, w), np.float16)}
             d = maps[lr.name]
             put(d["w"], lr.weights[0], s)
             put(d["idx"], lr.topk[0], s)
