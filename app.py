@@ -52,7 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     if (Path(args.bank) / "bank.npz").exists():
         from analysis.embedding import EmbeddingBank
 
+        from analysis.embedding import weights_fingerprint
+
         bank = EmbeddingBank.load(args.bank)
+        ok, why = bank.compatible_with(restorer, weights_fingerprint(weights))
+        if not ok:  # a bank from other weights would place points in a different space: leave it out
+            print(f"SLER-IR Studio: not using the embedding bank in {args.bank}: {why} "
+                  f"(rebuild it with: python -m analysis.bank --weights {weights} --out BANK_DIR)", file=sys.stderr)
+            bank = None
     card = ASSETS / "MODEL_CARD.md"
     model_card = card.read_text(encoding="utf-8") if card.is_file() else None
 
