@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
+from slerir.imaging import load_image as _load_rgb_float, to_uint8
 
 from slerir.config import CLASSES
 
@@ -66,50 +66,14 @@ def resolve_root(root: str | Path | None = None) -> Path:
 # ------------------------------------------------------------------------------------------ image input
 
 
-def _to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
-    """Scale a single-band integer/float Pillow array to uint8."""
-    if arr.dtype == np.uint8:
-        return arr
-    if mode.startswith("I;16") or mode == "I":
-        # 16-bit data (Pillow opens 16-bit greyscale PNGs as "I;16" or "I"): map 0..65535 onto 0..255.
-        scaled = arr.astype(np.float64) / 257.0
-    elif mode == "F":
-        a = arr.astype(np.float64)
-        scaled = a * 255.0 if np.nanmax(a) <= 1.0 else a
-    else:  # other integer types: assume 8-bit range
-        scaled = arr.astype(np.float64)
-    return np.clip(np.rint(np.nan_to_num(scaled)), 0, 255).astype(np.uint8)
-
-
 def load_image(path: str | Path) -> np.ndarray:
-    """Load any image as ``uint8`` RGB of shape (H, W, 3).
-
-    The format is detected from the file's content, not its name (HSTS stores PNG data under ``.jpg``
-    names). The EXIF orientation is applied. Every Pillow mode is converted to RGB: images with an alpha
-    channel (RGBA, LA, palette with transparency) are composited on a white background; 16-bit greyscale
-    (Pillow modes ``I;16*`` and ``I``, which Pillow uses for 16-bit PNGs) is scaled to 8 bits by /257;
-    greyscale, palette, CMYK, YCbCr etc. use Pillow's own conversion.
-    """
+    """Load any image as ``uint8`` RGB of shape (H, W, 3), by content (HSTS stores PNG data under
+    ``.jpg`` names), EXIF orientation applied, alpha composited on white, 16-bit scaled: the shared
+    decoder ``slerir.imaging.load_image``, quantised back to 8 bits (exact for 8-bit files)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
-    with Image.open(path) as im:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        mode = im.mode
-        has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info
-        if mode in ("I", "F") or mode.startswith("I;16"):
-            grey = _to_uint8(np.asarray(im), mode)
-            out = np.repeat(grey[..., None], 3, axis=-1)
-        elif has_alpha:
-            rgba = im.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            out = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
-        elif mode == "RGB":
-            out = np.asarray(im, dtype=np.uint8)
-        else:  # L, 1, P, CMYK, YCbCr, LAB, HSV, ...
-            out = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(out)
+    return to_uint8(_load_rgb_float(path))
 
 
 def to_float(img: np.ndarray) -> np.ndarray:
