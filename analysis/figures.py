@@ -52,6 +52,22 @@ def _sphere_mesh(n_lat: int = 24, n_lon: int = 48) -> go.Surface:
                       contours=dict(x=dict(highlight=False), y=dict(highlight=False), z=dict(highlight=False)))
 
 
+def _bank_groups(bank: EmbeddingBank, max_local: int):
+    """Yield (kind, class name, boolean mask) for each non-empty group of bank points; local points
+    are subsampled (fixed seed) to at most ``max_local``, the same ones in every figure."""
+    rng = np.random.default_rng(0)
+    for kind in ("global", "local"):
+        sel = bank.kinds == kind
+        if kind == "local" and sel.sum() > max_local:
+            keep = rng.choice(np.flatnonzero(sel), max_local, replace=False)
+            sel = np.zeros_like(sel)
+            sel[keep] = True
+        for c, name in enumerate(bank.classes):
+            s = sel & (bank.labels == c)
+            if s.any():
+                yield kind, name, s
+
+
 def sphere_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, user_local: np.ndarray | None = None,
                   title: str | None = None, max_local: int = 1500) -> go.Figure:
     """3-D view of the embedding sphere.
@@ -76,21 +92,13 @@ def sphere_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, us
     elif not exact and "projection" not in title.lower():
         title += f" (PCA projection of d = {d})"
     fig = go.Figure([_sphere_mesh()])
-    rng = np.random.default_rng(0)
-    for kind, symbol, size, opacity in (("global", "circle", 4, 0.85), ("local", "circle-open", 3, 0.55)):
-        sel = bank.kinds == kind
-        if kind == "local" and sel.sum() > max_local:
-            keep = rng.choice(np.flatnonzero(sel), max_local, replace=False)
-            sel = np.zeros_like(sel)
-            sel[keep] = True
-        for c, name in enumerate(bank.classes):
-            s = sel & (bank.labels == c)
-            if not s.any():
-                continue
-            fig.add_trace(go.Scatter3d(
-                x=xyz[s, 0], y=xyz[s, 1], z=xyz[s, 2], mode="markers", name=f"{name} ({kind})",
-                legendgroup=name, marker=dict(size=size, color=class_color(name), symbol=symbol, opacity=opacity),
-                text=bank.names[s], hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
+    style = {"global": ("circle", 4, 0.85), "local": ("circle-open", 3, 0.55)}
+    for kind, name, s in _bank_groups(bank, max_local):
+        symbol, size, opacity = style[kind]
+        fig.add_trace(go.Scatter3d(
+            x=xyz[s, 0], y=xyz[s, 1], z=xyz[s, 2], mode="markers", name=f"{name} ({kind})",
+            legendgroup=name, marker=dict(size=size, color=class_color(name), symbol=symbol, opacity=opacity),
+            text=bank.names[s], hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
     pxyz, _ = sphere_coords(bank.prototypes, basis)
     fig.add_trace(go.Scatter3d(
         x=pxyz[:, 0], y=pxyz[:, 1], z=pxyz[:, 2], mode="markers+text", name=PROTO_TRACE,
@@ -128,21 +136,13 @@ def umap_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, user
         title = (f"Embedding bank, UMAP layout (new points placed by nearest neighbours)" if label == "UMAP"
                  else "Embedding bank, PCA layout (no UMAP fitted for this bank)")
     fig = go.Figure()
-    rng = np.random.default_rng(0)
-    for kind, symbol, size, opacity in (("global", "circle", 6, 0.85), ("local", "circle-open", 5, 0.5)):
-        sel = bank.kinds == kind
-        if kind == "local" and sel.sum() > max_local:
-            keep = rng.choice(np.flatnonzero(sel), max_local, replace=False)
-            sel = np.zeros_like(sel)
-            sel[keep] = True
-        for c, name in enumerate(bank.classes):
-            s = sel & (bank.labels == c)
-            if not s.any():
-                continue
-            fig.add_trace(go.Scatter(x=bank.umap_xy[s, 0], y=bank.umap_xy[s, 1], mode="markers", name=f"{name} ({kind})",
-                                     legendgroup=name, text=bank.names[s],
-                                     marker=dict(size=size, color=class_color(name), symbol=symbol, opacity=opacity),
-                                     hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
+    style = {"global": ("circle", 6, 0.85), "local": ("circle-open", 5, 0.5)}
+    for kind, name, s in _bank_groups(bank, max_local):
+        symbol, size, opacity = style[kind]
+        fig.add_trace(go.Scatter(x=bank.umap_xy[s, 0], y=bank.umap_xy[s, 1], mode="markers", name=f"{name} ({kind})",
+                                 legendgroup=name, text=bank.names[s],
+                                 marker=dict(size=size, color=class_color(name), symbol=symbol, opacity=opacity),
+                                 hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
     fig.add_trace(go.Scatter(x=bank.proto_umap_xy[:, 0], y=bank.proto_umap_xy[:, 1], mode="markers+text", name=PROTO_TRACE,
                              text=list(bank.classes), textposition="top center",
                              marker=dict(size=14, symbol="diamond", color=[class_color(c) for c in bank.classes],
