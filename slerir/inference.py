@@ -225,11 +225,11 @@ class Restorer:
                     raise ValueError(f"expert index must be in [0, {self.cfg.num_experts - 1}], got {v_}")
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
         xp, H, W = self._pad(x)
-        stats = self._global_stats(xp)
         tile = tile or self.tile
-        kw = dict(top_k=top_k, fusion=fusion, global_stats=stats, force_expert=force_expert)
+        kw = dict(top_k=top_k, fusion=fusion, force_expert=force_expert)
         Hp, Wp = xp.shape[-2:]
         if Hp <= tile and Wp <= tile:
+            # whole image: the model pools its own encoder features (no separate statistics pass)
             out = self.model(xp.contiguous(memory_format=torch.channels_last), **kw)
             res_img = out.image[0, :, :H, :W].clamp(0, 1).permute(1, 2, 0).numpy()
             result = self._result(rgb, res_img, out, capture, H, W)
@@ -237,6 +237,7 @@ class Restorer:
             if progress:
                 progress(1, 1)
         else:
+            kw["global_stats"] = self._global_stats(xp)  # once per image, handed to every tile
             result = self._restore_tiled(rgb, xp, H, W, tile, kw, capture, progress)
         result.seconds = time.perf_counter() - t0
         return result
