@@ -80,6 +80,15 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SL
         state = load_file(str(st), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{st} is not a readable safetensors file ({e})") from e
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        raise CheckpointError(f"{st} holds NaN or infinite values in {len(bad)} tensor(s), e.g. {bad[0]}: "
+                              "the weights are corrupt (a diverged or damaged training run)")
+    odd = sorted({str(v.dtype).replace("torch.", "") for v in state.values() if v.is_floating_point() and v.dtype != torch.float32})
+    if odd:
+        # half-precision exports are accepted: the model computes in float32
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        meta = {**meta, "converted_from": odd}
     try:
         model = SLERIR(cfg)
     except (TypeError, ValueError, RuntimeError, OverflowError) as e:

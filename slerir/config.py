@@ -44,6 +44,13 @@ class ModelConfig:
         detach_embedding: routers and GLGF see the embeddings through a stop-gradient, so the
             encoder is shaped by the contrastive losses alone (ours: without it the restoration
             loss bends the embedding towards content and away from the degradation prototypes).
+        enc_stem: "conv" (ours, presets): 3x3 convolutions from H/2 down to H/8, so the encoder
+            sees pixel-level texture (noise grain vs rain streaks); "unshuffle4": the first
+            version (pixel-unshuffle x4 and a 1x1), kept so its checkpoints still load.
+        global_cond: every block is modulated (per-channel scale and shift, zero-initialised) by
+            the encoder's mean-pooled features: the backbone's only whole-image context (haze
+            density, exposure), tile-consistent because tiling hands every tile the same pooled
+            statistics.
     """
 
     name: str = "tiny"
@@ -66,6 +73,8 @@ class ModelConfig:
     enc_blocks_deg: int = 2
     init_router_scale: float = 10.0
     detach_embedding: bool = True
+    enc_stem: str = "unshuffle4"
+    global_cond: bool = False
 
     def __post_init__(self) -> None:
         if len(self.expert_ratios) != self.num_experts:
@@ -78,6 +87,8 @@ class ModelConfig:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {self.fusion!r}")
         if len(self.enc_blocks) != len(self.widths) - 1 or len(self.dec_blocks) != len(self.widths) - 1:
             raise ValueError("enc_blocks and dec_blocks need len(widths) - 1 entries")
+        if self.enc_stem not in ("conv", "unshuffle4"):
+            raise ValueError(f"enc_stem must be 'conv' or 'unshuffle4', got {self.enc_stem!r}")
         if self.num_classes != len(self.classes):
             raise ValueError("num_classes must equal len(classes)")
 
@@ -104,17 +115,17 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # CPU: trained here, shipped with the demo.
-    "tiny": ModelConfig(),
+    "tiny": ModelConfig(enc_width=48, enc_blocks_deg=3, enc_stem="conv", global_cond=True),
     # A wider CPU/GPU middle ground.
     "small": ModelConfig(
         name="small", widths=(48, 96, 192), enc_blocks=(2, 2), mid_blocks=4, dec_blocks=(2, 2),
-        enc_width=48, embed_dim=3,
+        enc_width=48, enc_blocks_deg=3, embed_dim=3, enc_stem="conv", global_cond=True,
     ),
     # PromptIR / MoCE-IR scale (about 25-35M parameters), for GPU training (issue 7).
     "paper": ModelConfig(
         name="paper", widths=(96, 192, 384, 448), enc_blocks=(3, 4, 4), mid_blocks=8, dec_blocks=(3, 4, 4),
         num_experts=6, expert_ratios=(0.5, 0.5, 1.0, 1.0, 1.5, 1.5), ffn_expand=2.0, top_k=2,
-        enc_width=64, enc_blocks_deg=3, embed_dim=3,
+        enc_width=64, enc_blocks_deg=3, embed_dim=3, enc_stem="conv", global_cond=True,
     ),
 }
 

@@ -273,6 +273,12 @@ class NAFBlock(nn.Module):
 
     def __init__(self, c: int, cfg: ModelConfig):
         super().__init__()
+        # global conditioning (ours): per-channel scale/shift of both normalised inputs from the
+        # encoder's pooled features; zero-initialised so a fresh block starts unconditioned
+        self.cond = nn.Linear(cfg.enc_width, 4 * c) if cfg.global_cond else None
+        if self.cond is not None:
+            nn.init.zeros_(self.cond.weight)
+            nn.init.zeros_(self.cond.bias)
         self.norm1 = LayerNorm2d(c)
         self.conv1 = nn.Conv2d(c, 2 * c, 1)
         self.dw = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
@@ -283,10 +289,19 @@ class NAFBlock(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        y = self.gate(self.dw(self.conv1(self.norm1(x))))
+    def forward(self, x: torch.Tensor, w: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B,c,H,W), w (B,E,H,W) routing weights, g (B,enc_width) pooled encoder features."""
+        n1 = self.norm1(x)
+        film = None
+        if self.cond is not None and g is not None:
+            film = self.cond(g)[:, :, None, None].to(x.dtype).chunk(4, dim=1)  # scale1, shift1, scale2, shift2
+            n1 = n1 * (1 + film[0]) + film[1]
+        y = self.gate(self.dw(self.conv1(n1)))
         x = x + self.conv2(y) * self.beta
-        return x + self.experts(self.norm2(x), w) * self.gamma
+        n2 = self.norm2(x)
+        if film is not None:
+            n2 = n2 * (1 + film[2]) + film[3]
+        return x + self.experts(n2, w) * self.gamma
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,8 +320,15 @@ class DegradationEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         c = cfg.enc_width
-        self.stem = nn.Sequential(nn.PixelUnshuffle(4), nn.Conv2d(48, c, 1), nn.GELU(),
-                                  nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU())
+        if cfg.enc_stem == "conv":
+            # ours: 3x3 convolutions at H/2 and H/4 see pixel-level texture before pooling
+            self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, c, 3, padding=1), nn.GELU(),
+                                      nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU(),
+                                      nn.Conv2d(c, c, 3, padding=1, groups=c), nn.Conv2d(c, c, 1), nn.GELU(),
+                                      nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU())
+        else:
+            self.stem = nn.Sequential(nn.PixelUnshuffle(4), nn.Conv2d(48, c, 1), nn.GELU(),
+                                      nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU())
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), nn.Conv2d(c, 2 * c, 1), nn.GELU(), nn.Conv2d(2 * c, c, 1))
             for _ in range(cfg.enc_blocks_deg)
@@ -331,6 +353,11 @@ class DegradationEncoder(nn.Module):
 
     def global_from_stats(self, s1: torch.Tensor, n: int) -> torch.Tensor:
         return self.global_head(s1 / n)
+
+    @staticmethod
+    def pooled(s1: torch.Tensor, n: int) -> torch.Tensor:
+        """(B,c) mean-pooled features: the backbone's global conditioning."""
+        return s1 / n
 
 
 class GLGF(nn.Module):
@@ -429,13 +456,18 @@ class SLERIR(nn.Module):
             global_stats: precomputed pooled feature statistics of the whole image (tiling);
                 when given, z_g comes from them instead of from ``x``.
         """
+        zg, zl, _ = self._embed(x, global_stats)
+        return zg, zl
+
+    def _embed(self, x: torch.Tensor, global_stats: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z_g, z_l and the (B,c) pooled features that condition the backbone."""
         f = self.encoder.features(x)
         stats = global_stats if global_stats is not None else self.encoder.pool_stats(f)
         zg = self.encoder.global_from_stats(*stats)
         zl = self.encoder.local_head(f)
         if self.spherical:
             zg, zl = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
-        return zg, zl
+        return zg, zl, self.encoder.pooled(*stats)
 
     def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         return self.encoder.pool_stats(self.encoder.features(x))
@@ -467,7 +499,8 @@ class SLERIR(nn.Module):
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {m}; use slerir.inference to pad")
         force_expert = force_expert or {}
-        zg, zl = self.embed(x, global_stats)
+        zg, zl, pooled = self._embed(x, global_stats)
+        g = pooled if cfg.global_cond else None
         if cfg.detach_embedding:
             z, alpha = self.glgf(zg.detach(), zl.detach(), fusion)
         else:
@@ -491,7 +524,7 @@ class SLERIR(nn.Module):
             routing.append(LayerRouting(name, self.layer_levels[i], w, idx, logits))
             importance.append(probs.mean((0, 2, 3)))
             load.append((w > 0).float().mean((0, 2, 3)))
-            return blk(h, w.to(h.dtype))
+            return blk(h, w.to(h.dtype), g)
 
         h = self.stem(x)
         skips = []

@@ -72,6 +72,7 @@ class TrainConfig:
     out: str = "runs/default"
     amp: str = "none"  # "bf16" autocast on GPUs
     grad_checkpoint: bool = False
+    init_from: str | None = None  # weights folder: warm-start every tensor whose name and shape match
 
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
@@ -166,6 +167,27 @@ class Trainer:
         self.elapsed = 0.0
         if resume and (self.out / "state.pt").exists():
             self._load_state(self.out / "state.pt")
+        elif tc.init_from:
+            self._warm_start(Path(tc.init_from))
+
+    def _warm_start(self, path: Path) -> None:
+        """Copy every tensor of a weights folder whose name and shape match (fresh runs only).
+
+        New parameters keep their initialisation (e.g. zero-initialised conditioning layers), so
+        a model with an extra part continues from an earlier run's backbone."""
+        from safetensors.torch import load_file
+
+        from .checkpoint import _resolve
+
+        st_path, _ = _resolve(path)
+        src = load_file(str(st_path))
+        own = self.model.state_dict()
+        taken = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        self.model.load_state_dict(taken, strict=False)
+        self.ema.load_state_dict(self.model.state_dict())
+        if self.rank == 0:
+            print(f"warm start from {path}: {len(taken)}/{len(own)} tensors copied "
+                  f"({len(src) - len(taken)} of the source skipped: new shapes or names)", flush=True)
 
     def _enable_checkpointing(self) -> None:
         from torch.utils.checkpoint import checkpoint
@@ -173,7 +195,7 @@ class Trainer:
         for blk in self.model.modules():
             if blk.__class__.__name__ == "NAFBlock":
                 fwd = blk.forward
-                blk.forward = lambda x, w, _f=fwd: checkpoint(_f, x, w, use_reentrant=False)
+                blk.forward = lambda x, w, g=None, _f=fwd: checkpoint(_f, x, w, g, use_reentrant=False)
 
     # -- state --------------------------------------------------------------------------------
     def _state(self) -> dict:

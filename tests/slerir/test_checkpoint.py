@@ -63,3 +63,35 @@ def test_mismatch_is_clear(tmp_path, weights_dir):
 def test_restorer_from_pretrained(weights_dir):
     r = Restorer.from_pretrained(weights_dir)
     assert r.cfg == TEST_CFG
+
+
+def test_nonfinite_weights_rejected_and_half_precision_accepted(tmp_path, weights_dir):
+    state = make_model().state_dict()
+    nan = dict(state)
+    nan["head.0.weight"] = state["head.0.weight"].clone()
+    nan["head.0.weight"][0, 0, 0, 0] = float("nan")
+    bad = tmp_path / "nan"
+    bad.mkdir()
+    save_file(nan, str(bad / "model.safetensors"))
+    (bad / "config.json").write_text((weights_dir / "config.json").read_text())
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_model(bad)
+    half = tmp_path / "half"
+    half.mkdir()
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(half / "model.safetensors"))
+    (half / "config.json").write_text((weights_dir / "config.json").read_text())
+    model, meta = load_model(half)
+    assert meta["converted_from"] == ["float16"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert torch.allclose(model.state_dict()["head.0.weight"], state["head.0.weight"], atol=1e-2)
+
+
+def test_legacy_config_without_new_fields_loads_first_version_architecture(tmp_path):
+    legacy = TEST_CFG.replace(enc_stem="unshuffle4", global_cond=False)
+    out = tmp_path / "legacy"
+    save_weights(make_model(legacy), out)
+    blob = json.loads((out / "config.json").read_text())
+    del blob["model"]["enc_stem"], blob["model"]["global_cond"]  # as written before these fields existed
+    (out / "config.json").write_text(json.dumps(blob))
+    model, _ = load_model(out)
+    assert model.cfg.enc_stem == "unshuffle4" and not model.cfg.global_cond

@@ -188,3 +188,34 @@ def test_config_validation_and_presets():
     assert 25e6 <= n_paper <= 35e6, n_paper
     with pytest.raises(Exception):
         cfg.top_k = 3  # frozen
+
+
+@pytest.mark.parametrize("global_cond", [False, True])
+def test_global_conditioning_is_the_only_whole_image_path_besides_z_g(global_cond):
+    """With local-only fusion a far-away change reaches a pixel only through the pooled-feature
+    conditioning (the backbone has no global pooling of its own)."""
+    torch.manual_seed(0)
+    model = _activate(SLERIR(SMALL.replace(global_cond=global_cond))).eval()
+    if global_cond:
+        for blk in model.modules():
+            if getattr(blk, "cond", None) is not None:
+                blk.cond.weight.data.normal_(0, 0.5)
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(1, 3, 32, 256, generator=g)
+    b = a.clone()
+    b[..., 192:] = 0.0  # change only the right quarter (to black)
+    with torch.no_grad():
+        ya, yb = model(a, fusion="local").image, model(b, fusion="local").image
+    near_left = (ya[..., :16] - yb[..., :16]).abs().max().item()
+    if global_cond:
+        assert near_left > 1e-4
+    else:
+        assert near_left == 0.0
+
+
+def test_new_encoder_stem_and_conditioning_shapes():
+    assert get_config("tiny").enc_stem == "conv" and get_config("tiny").global_cond
+    model = SLERIR(SMALL.replace(enc_stem="unshuffle4", global_cond=False))
+    assert not any(n.endswith("cond.weight") for n, _ in model.named_parameters())
+    with pytest.raises(ValueError, match="enc_stem"):
+        SMALL.replace(enc_stem="bogus")
