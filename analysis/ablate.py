@@ -1,8 +1,9 @@
 """Test the paper's three claims at our scale, with equal budgets.
 
     python -m analysis.ablate train --steps 2500          # trains every variant (resumable)
-    python -m analysis.ablate table --out docs/ablation    # evaluates them and writes the table
+    python -m analysis.ablate table                       # evaluates them, table in docs/ablation/current
     python -m analysis.ablate all                         # both
+    python -m analysis.ablate all --base v1               # on the first-version architecture
 
 Variants (``tiny`` preset, same data, steps, seed and loss weights; only the named switch differs):
 
@@ -13,7 +14,7 @@ Variants (``tiny`` preset, same data, steps, seed and loss weights; only the nam
     shared    one router shared by all layers               (claim 1: layer-wise vs shared)
     d8        as sler but d = 8                             (DESIGN: d = 3 vs larger d)
 
-Each variant trains in ``runs/ablate/<variant>`` with ``slerir.train.Trainer`` (resumable: run
+Each variant trains in ``runs/ablate/<base>/<variant>`` with ``slerir.train.Trainer`` (resumable: run
 the command again after an interruption). The table reports, per variant: PSNR on each benchmark
 (first ``--limit`` images of each), PSNR on spatially mixed composites (two degradations in
 different regions, from the validation split of the training images), global recognition
@@ -38,14 +39,22 @@ VARIANTS: dict[str, dict] = {
     "shared": {"shared_router": True},
     "d8": {"embed_dim": 8},
 }
+# Base architectures the variants are built on: "current" is the ``tiny`` preset as it is now;
+# "v1" is the first version (pixel-unshuffle encoder stem, no pooled-feature conditioning), on
+# which the first ablation table was trained.
+BASES: dict[str, dict] = {
+    "current": {},
+    "v1": {"enc_width": 32, "enc_blocks_deg": 2, "enc_stem": "unshuffle4", "global_cond": False},
+}
 BENCH = ["cbsd68_25", "rain100l", "sots", "hsts", "lol", "gopro"]
 
 
-def train_variant(name: str, steps: int, batch: int, root: str, threads: int, data_root: str | None) -> Path:
+def train_variant(name: str, steps: int, batch: int, root: str, threads: int, data_root: str | None,
+                  base: str = "current") -> Path:
     from slerir.train import Trainer, TrainConfig
 
     out = Path(root) / name
-    tc = TrainConfig(preset="tiny", model_overrides=VARIANTS[name], tasks="five", patch=64, batch=batch, steps=steps,
+    tc = TrainConfig(preset="tiny", model_overrides={**BASES[base], **VARIANTS[name]}, tasks="five", patch=64, batch=batch, steps=steps,
                      warmup=min(500, steps // 10), val_every=0, ckpt_every=250, threads=threads, out=str(out),
                      data_root=data_root, seed=0)
     tr = Trainer(tc, resume=True)
@@ -131,13 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--runs", default="runs/ablate")
+    ap.add_argument("--runs", default=None, help="folder of the variants' runs (default runs/ablate/BASE)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=int, default=10, help="images per benchmark in the table")
     ap.add_argument("--mixed", type=int, default=24, help="mixed composites in the table")
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--out", default="docs/ablation")
+    ap.add_argument("--out", default=None, help="where the table goes (default docs/ablation/BASE)")
+    ap.add_argument("--base", default="current", choices=list(BASES),
+                    help="architecture the variants share: the current tiny preset or the first version (v1)")
     a = ap.parse_args(argv)
+    a.runs = a.runs or f"runs/ablate/{a.base}"
+    a.out = a.out or f"docs/ablation/{a.base}"
     torch.set_num_threads(a.threads)
     names = [v for v in a.variants.split(",") if v]
     bad = [v for v in names if v not in VARIANTS]
@@ -145,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown variants {bad}; choose from {list(VARIANTS)}")
     if a.what in ("train", "all"):
         for v in names:
-            train_variant(v, a.steps, a.batch, a.runs, a.threads, a.data_root)
+            train_variant(v, a.steps, a.batch, a.runs, a.threads, a.data_root, a.base)
     if a.what in ("table", "all"):
         rows = {}
         for v in names:

@@ -214,7 +214,9 @@ class Trainer:
     def _load_state(self, path: Path) -> None:
         # our own training-state file (never a user upload): full pickle needed for optimizer state
         st = torch.load(path, map_location=self.device, weights_only=False)
-        if st["model_config"] != self.model.cfg.to_dict():
+        from .config import ModelConfig
+
+        if ModelConfig.from_dict(st["model_config"]) != self.model.cfg:  # older states lack newer fields
             raise SystemExit(f"{path} was written for a different model config; use a new --out")
         self.model.load_state_dict(st["model"], strict=True)
         self.ema.load_state_dict(st["ema"], strict=True)

@@ -91,3 +91,23 @@ def test_ddp_two_processes_identical_weights(tmp_path, data_root):
         assert torch.equal(w0[k], w1[k]), k
     log = [json.loads(l) for l in open(tmp_path / "run" / "log.jsonl")]
     assert log[-1]["step"] == 3
+
+
+def test_warm_start_copies_matching_tensors_and_keeps_new_ones(tmp_path, data_root):
+    # source: the first-version architecture (no conditioning, other encoder stem)
+    v1 = {**TEST_MODEL_OVERRIDES, "enc_stem": "unshuffle4", "global_cond": False}
+    src = Trainer(_tc(tmp_path / "src", data_root, model_overrides=v1, steps=2))
+    src.fit(progress=False)
+    tr = Trainer(_tc(tmp_path / "dst", data_root, init_from=str(tmp_path / "src" / "weights")))
+    own = tr.model.state_dict()
+    from safetensors.torch import load_file as lf
+
+    s = lf(str(tmp_path / "src" / "weights" / "model.safetensors"))
+    shared = [k for k in own if k in s and s[k].shape == own[k].shape]
+    assert any(k.startswith("enc.") for k in shared) and any(k.startswith("routers.") for k in shared)
+    for k in shared:
+        assert torch.equal(own[k], s[k]), k
+        assert torch.equal(tr.ema.state_dict()[k], s[k]), k
+    conds = [k for k in own if ".cond." in k]
+    assert conds and all(float(own[k].abs().sum()) == 0.0 for k in conds)  # new: still zero-initialised
+    assert tr.step == 0
