@@ -354,11 +354,6 @@ class DegradationEncoder(nn.Module):
     def global_from_stats(self, s1: torch.Tensor, n: int) -> torch.Tensor:
         return self.global_head(s1 / n)
 
-    @staticmethod
-    def pooled(s1: torch.Tensor, n: int) -> torch.Tensor:
-        """(B,c) mean-pooled features: the backbone's global conditioning."""
-        return s1 / n
-
 
 class GLGF(nn.Module):
     """Global-Local Granularity Fusion: alpha(p) = sigmoid(g([z_g, z_l(p), <z_g, z_l(p)>])) and
@@ -462,12 +457,13 @@ class SLERIR(nn.Module):
     def _embed(self, x: torch.Tensor, global_stats: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z_g, z_l and the (B,c) pooled features that condition the backbone."""
         f = self.encoder.features(x)
-        stats = global_stats if global_stats is not None else self.encoder.pool_stats(f)
-        zg = self.encoder.global_from_stats(*stats)
+        s1, n = global_stats if global_stats is not None else self.encoder.pool_stats(f)
+        pooled = s1 / n  # (B,c) whole-image mean features
+        zg = self.encoder.global_head(pooled)
         zl = self.encoder.local_head(f)
         if self.spherical:
             zg, zl = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
-        return zg, zl, self.encoder.pooled(*stats)
+        return zg, zl, pooled
 
     def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         return self.encoder.pool_stats(self.encoder.features(x))

@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import save_weights
-from .config import CLASSES, get_config
+from .config import CLASSES, ModelConfig, get_config
 from .losses import total_loss
 from .model import SLERIR, count_parameters
 
@@ -175,12 +175,9 @@ class Trainer:
 
         New parameters keep their initialisation (e.g. zero-initialised conditioning layers), so
         a model with an extra part continues from an earlier run's backbone."""
-        from safetensors.torch import load_file
+        from .checkpoint import load_model
 
-        from .checkpoint import _resolve
-
-        st_path, _ = _resolve(path)
-        src = load_file(str(st_path))
+        src = load_model(path)[0].state_dict()  # the checked loader: its own config, strict, finite
         own = self.model.state_dict()
         taken = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
         self.model.load_state_dict(taken, strict=False)
@@ -214,8 +211,6 @@ class Trainer:
     def _load_state(self, path: Path) -> None:
         # our own training-state file (never a user upload): full pickle needed for optimizer state
         st = torch.load(path, map_location=self.device, weights_only=False)
-        from .config import ModelConfig
-
         if ModelConfig.from_dict(st["model_config"]) != self.model.cfg:  # older states lack newer fields
             raise SystemExit(f"{path} was written for a different model config; use a new --out")
         self.model.load_state_dict(st["model"], strict=True)

@@ -37,6 +37,14 @@ def test_missing_and_corrupt(tmp_path, weights_dir):
         load_model(tmp_path / "x.pt")
 
 
+def _folder(path, state, weights_dir, blob=None):
+    """A weights folder holding ``state`` and the test model's config.json (or ``blob``)."""
+    path.mkdir()
+    save_file(state, str(path / "model.safetensors"))
+    (path / "config.json").write_text(json.dumps(blob) if blob is not None else (weights_dir / "config.json").read_text())
+    return path
+
+
 def test_mismatch_is_clear(tmp_path, weights_dir):
     other = tmp_path / "other"
     save_weights(make_model(TEST_CFG.replace(num_experts=3, expert_ratios=(1.0, 1.0, 1.0))), other)
@@ -46,10 +54,7 @@ def test_mismatch_is_clear(tmp_path, weights_dir):
         load_model(other)
     # a missing router key
     state = {k: v for k, v in make_model().state_dict().items() if "routers.0" not in k}
-    part = tmp_path / "part"
-    part.mkdir()
-    save_file(state, str(part / "model.safetensors"))
-    (part / "config.json").write_text((weights_dir / "config.json").read_text())
+    part = _folder(tmp_path / "part", state, weights_dir)
     with pytest.raises(CheckpointError, match="routers.0"):
         load_model(part)
     # unknown config field
@@ -70,17 +75,10 @@ def test_nonfinite_weights_rejected_and_half_precision_accepted(tmp_path, weight
     nan = dict(state)
     nan["head.0.weight"] = state["head.0.weight"].clone()
     nan["head.0.weight"][0, 0, 0, 0] = float("nan")
-    bad = tmp_path / "nan"
-    bad.mkdir()
-    save_file(nan, str(bad / "model.safetensors"))
-    (bad / "config.json").write_text((weights_dir / "config.json").read_text())
     with pytest.raises(CheckpointError, match="NaN or infinite"):
-        load_model(bad)
-    half = tmp_path / "half"
-    half.mkdir()
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(half / "model.safetensors"))
-    (half / "config.json").write_text((weights_dir / "config.json").read_text())
-    model, meta = load_model(half)
+        load_model(_folder(tmp_path / "nan", nan, weights_dir))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    model, meta = load_model(_folder(tmp_path / "half", half, weights_dir))
     assert meta["converted_from"] == ["float16"]
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert torch.allclose(model.state_dict()["head.0.weight"], state["head.0.weight"], atol=1e-2)
