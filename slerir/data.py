@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from slerir.config import CLASSES
-from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks
+from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks, task_probabilities
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -133,18 +133,23 @@ class TrainSampler:
         mixed_share: share of two-degradation mixtures.
         clean_share: share of undegraded samples (label 0).
         split: "train" (400 images) or "val" (32 images).
+        task_weights: relative draw weight per kind (e.g. {"noise": 2}); kinds left out weigh 1;
+            None draws every kind equally often.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
     def __init__(self, root: str | Path | None = None, tasks: str | Sequence[str] = "five", patch: int = 64,
                  batch: int = 8, mixed_share: float = 0.3, clean_share: float = 0.05, split: str = "train",
-                 seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+                 seed: int = 0, rank: int = 0, world_size: int = 1,
+                 task_weights: dict[str, float] | None = None) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} out of range for world_size {world_size}")
         self.root = resolve_root(root)
         self.tasks = resolve_tasks(tasks)
+        self.task_weights = dict(task_weights) if task_weights else None
+        task_probabilities(self.tasks, self.task_weights)  # fail here, not at the first batch
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -154,7 +159,7 @@ class TrainSampler:
         u = rng.random()
         if u < self.clean_share:
             return []
-        return random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share)
+        return random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share, weights=self.task_weights)
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]

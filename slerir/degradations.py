@@ -490,12 +490,37 @@ def _noise_spec(rng: np.random.Generator, mask: str) -> DegradationSpec:
     return DegradationSpec("noise", mask=mask, sigma=float(rng.uniform(*NOISE_SIGMA)))
 
 
-def random_specs(rng: np.random.Generator, tasks: str | Sequence[str], mixed: bool) -> list[DegradationSpec]:
+def task_probabilities(kinds: Sequence[str], weights: dict[str, float] | None) -> np.ndarray | None:
+    """Normalised draw probabilities for ``kinds`` from relative ``weights`` (kind -> weight > 0;
+    kinds left out weigh 1). None (uniform) when ``weights`` is empty or None."""
+    if not weights:
+        return None
+    bad = sorted(set(weights) - set(kinds))
+    if bad:
+        raise ValueError(f"task_weights names kinds not being trained: {bad} (tasks: {list(kinds)})")
+    w = np.array([float(weights.get(k, 1.0)) for k in kinds], dtype=np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError(f"task_weights must be finite and > 0, got {dict(weights)}")
+    return w / w.sum()
+
+
+def random_specs(rng: np.random.Generator, tasks: str | Sequence[str], mixed: bool,
+                 weights: dict[str, float] | None = None) -> list[DegradationSpec]:
     """One random degradation over the whole image, or (mixed) two different kinds that split the
     image through a random partial mask ("half", "blob" or "gradient"). Strength is left to be
-    drawn in ``degrade``; noise gets an explicit sigma with extra mass on 15/25/50."""
+    drawn in ``degrade``; noise gets an explicit sigma with extra mass on 15/25/50.
+
+    ``weights`` (kind -> relative weight, see :func:`task_probabilities`) skews which kinds are drawn;
+    without it every kind is equally likely (and the draws are exactly those of earlier versions)."""
     kinds = resolve_tasks(tasks)
-    if not mixed or len(kinds) < 2:
+    p = task_probabilities(kinds, weights)
+    if p is not None:
+        if not mixed or len(kinds) < 2:
+            chosen, mask = [kinds[int(rng.choice(len(kinds), p=p))]], "full"
+        else:
+            idx = rng.choice(len(kinds), size=2, replace=False, p=p)
+            chosen, mask = [kinds[int(i)] for i in idx], PARTIAL_MASKS[int(rng.integers(len(PARTIAL_MASKS)))]
+    elif not mixed or len(kinds) < 2:
         chosen, mask = [kinds[int(rng.integers(len(kinds)))]], "full"
     else:
         idx = rng.choice(len(kinds), size=2, replace=False)

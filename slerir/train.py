@@ -56,6 +56,7 @@ class TrainConfig:
     ema: float = 0.999
     mixed_share: float = 0.3
     clean_share: float = 0.05
+    task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

@@ -99,3 +99,21 @@ def test_val_set_fixed():
         assert np.array_equal(a["lq"], b["lq"]) and np.array_equal(a["mask"], b["mask"]) and a["label"] == b["label"]
     assert v1[0]["lq"].shape == (3, 64, 64) and v1[0]["lq"].dtype == np.float32 and v1[0]["mask"].shape == (64, 64)
     assert {d["label"] for d in v1[:6]} == set(range(len(CLASSES)))  # clean + the five kinds
+
+
+@needs_data
+def test_task_weights_skew_the_mixture():
+    s = TrainSampler(split="val", batch=48, patch=24, seed=0, tasks="three", mixed_share=0.0, clean_share=0.0,
+                     task_weights={"noise": 20.0})
+    labels = torch.cat([s.batch(k)["label"] for k in range(2)])
+    assert (labels == CLASSES.index("noise")).float().mean() > 0.75  # expected 20/22
+    with pytest.raises(ValueError, match="not being trained"):
+        TrainSampler(split="val", tasks="three", task_weights={"blur": 2.0})
+
+
+def test_standard_layout_rejects_task_weights():
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    with pytest.raises(ValueError, match="synthetic layout"):
+        make_sampler(TrainConfig(data_layout="standard", task_weights={"noise": 2.0}), rank=0, world_size=1)

@@ -176,3 +176,27 @@ def test_make_mask(kind):
             assert m.min() == 0 and m.max() == 1
     with pytest.raises(ValueError):
         make_mask((8, 8), "stripes", np.random.default_rng(0))
+
+
+def test_random_specs_task_weights():
+    from slerir.degradations import task_probabilities
+
+    rng = np.random.default_rng(1)
+    counts = {k: 0 for k in KINDS}
+    for _ in range(3000):
+        counts[random_specs(rng, "five", mixed=False, weights={"noise": 3.0, "rain": 3.0})[0].kind] += 1
+    # expected shares: noise and rain 3/9 each, the other three 1/9 each
+    assert abs(counts["noise"] / 3000 - 1 / 3) < 0.04 and abs(counts["rain"] / 3000 - 1 / 3) < 0.04
+    assert all(abs(counts[k] / 3000 - 1 / 9) < 0.03 for k in ("haze", "blur", "lowlight"))
+    for _ in range(100):
+        mixed = random_specs(rng, "five", mixed=True, weights={"noise": 3.0})
+        assert len(mixed) == 2 and mixed[0].kind != mixed[1].kind and mixed[0].mask != "full"
+    # no weights draws exactly what earlier versions drew (runs stay reproducible)
+    a = random_specs(np.random.default_rng(5), "five", mixed=True)
+    b = random_specs(np.random.default_rng(5), "five", mixed=True, weights=None)
+    assert [(s.kind, s.mask) for s in a] == [(s.kind, s.mask) for s in b]
+    assert task_probabilities(("noise", "rain"), None) is None
+    with pytest.raises(ValueError, match="not being trained"):
+        task_probabilities(("noise", "rain", "haze"), {"blur": 2.0})
+    with pytest.raises(ValueError, match="> 0"):
+        task_probabilities(("noise", "rain"), {"noise": 0.0})
