@@ -4,6 +4,7 @@
     python -m analysis.ablate table                       # evaluates them, table in docs/ablation/current
     python -m analysis.ablate all                         # both
     python -m analysis.ablate all --base v1               # on the first-version architecture
+    python -m analysis.ablate all --variants sler --seed 1  # a second seed: how large is chance?
 
 Variants (``tiny`` preset, same data, steps, seed and loss weights; only the named switch differs):
 
@@ -50,13 +51,13 @@ BENCH = ["cbsd68_25", "rain100l", "sots", "hsts", "lol", "gopro"]
 
 
 def train_variant(name: str, steps: int, batch: int, root: str, threads: int, data_root: str | None,
-                  base: str = "current") -> Path:
+                  base: str = "current", seed: int = 0) -> Path:
     from slerir.train import Trainer, TrainConfig
 
     out = Path(root) / name
     tc = TrainConfig(preset="tiny", model_overrides={**BASES[base], **VARIANTS[name]}, tasks="five", patch=64, batch=batch, steps=steps,
                      warmup=min(500, steps // 10), val_every=0, ckpt_every=250, threads=threads, out=str(out),
-                     data_root=data_root, seed=0)
+                     data_root=data_root, seed=seed)
     tr = Trainer(tc, resume=True)
     if tr.step >= steps:
         print(f"[{name}] already trained ({tr.step} steps)")
@@ -120,7 +121,7 @@ def evaluate_variant(weights: Path, limit: int, n_mixed: int, data_root: str | N
     return row
 
 
-def to_markdown(rows: dict[str, dict], limit: int, n_mixed: int) -> str:
+def to_markdown(rows: dict[str, dict], limit: int, n_mixed: int, seed: int = 0) -> str:
     head = ["variant", *BENCH, "mixed", "recognition", "local recog.", "NMI (mean)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in rows.items():
@@ -130,7 +131,7 @@ def to_markdown(rows: dict[str, dict], limit: int, n_mixed: int) -> str:
     steps = {r.get("step") for r in rows.values()}
     lines += ["", f"PSNR (dB, RGB) on the first {limit} images of each benchmark and on {n_mixed} spatially mixed "
               f"composites (validation split); equal budgets: {sorted(s for s in steps if s is not None)} steps, "
-              "batch 8, 64x64 patches, seed 0; recognition = nearest prototype of the global embedding."]
+              f"batch 8, 64x64 patches, seed {seed}; recognition = nearest prototype of the global embedding."]
     return "\n".join(lines) + "\n"
 
 
@@ -146,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mixed", type=int, default=24, help="mixed composites in the table")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=None, help="where the table goes (default docs/ablation/BASE)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="training seed shared by the variants (data order and initialisation); a second seed "
+                         "measures how much of a difference is chance (default runs/ablate/BASE_seedN)")
     ap.add_argument("--base", default="current", choices=list(BASES),
                     help="architecture the variants share: the current tiny preset or the first version (v1)")
     a = ap.parse_args(argv)
-    a.runs = a.runs or f"runs/ablate/{a.base}"
-    a.out = a.out or f"docs/ablation/{a.base}"
+    tag = a.base if a.seed == 0 else f"{a.base}_seed{a.seed}"
+    a.runs = a.runs or f"runs/ablate/{tag}"
+    a.out = a.out or f"docs/ablation/{tag}"
     torch.set_num_threads(a.threads)
     names = [v for v in a.variants.split(",") if v]
     bad = [v for v in names if v not in VARIANTS]
@@ -158,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown variants {bad}; choose from {list(VARIANTS)}")
     if a.what in ("train", "all"):
         for v in names:
-            train_variant(v, a.steps, a.batch, a.runs, a.threads, a.data_root, a.base)
+            train_variant(v, a.steps, a.batch, a.runs, a.threads, a.data_root, a.base, a.seed)
     if a.what in ("table", "all"):
         rows = {}
         for v in names:
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if not rows:
             print("no trained variants")
             return 1
-        md = to_markdown(rows, a.limit, a.mixed)
+        md = to_markdown(rows, a.limit, a.mixed, a.seed)
         print(md)
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -26,3 +26,18 @@ def test_ablate_all_writes_a_full_table(tmp_path, monkeypatch, data_root):
     from slerir.checkpoint import read_config
 
     assert read_config(tmp_path / "runs" / "linear" / "weights")[0].router == "linear"
+
+
+def test_seed_reaches_training_and_gets_its_own_folders(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ablate, "train_variant", lambda *a: calls.append(a))
+    assert ablate.main(["train", "--variants", "sler,global", "--seed", "3", "--steps", "5"]) == 0
+    assert [c[0] for c in calls] == ["sler", "global"]
+    name, steps, batch, root, threads, data_root, base, seed = calls[0]
+    assert (steps, root, base, seed) == (5, "runs/ablate/current_seed3", "current", 3)
+    calls.clear()
+    ablate.main(["train", "--variants", "sler"])
+    assert calls[0][3] == "runs/ablate/current" and calls[0][7] == 0  # seed 0 keeps the original folders
+    row = {b: 20.0 for b in ablate.BENCH} | {"mixed": 20.0, "recognition": 0.5, "local_recognition": 0.5,
+                                             "nmi_mean": 0.1, "step": 5}
+    assert "seed 3;" in ablate.to_markdown({"sler": row}, 8, 16, seed=3)
