@@ -317,8 +317,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
     for f in fields(TrainConfig):
-        if f.name == "model_overrides":
-            p.add_argument("--model-overrides", type=json.loads, default=None, help='JSON, e.g. \'{"router": "linear"}\'')
+        if f.name in ("model_overrides", "task_weights"):
+            example = '{"router": "linear"}' if f.name == "model_overrides" else '{"noise": 2, "rain": 2}'
+            p.add_argument("--" + f.name.replace("_", "-"), type=json.loads, default=None, help=f"JSON, e.g. '{example}'")
             continue
         default = f.default
         if isinstance(default, bool):

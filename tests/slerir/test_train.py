@@ -76,6 +76,11 @@ def test_cli_flags_override_config(tmp_path):
     assert tc.steps == 50 and tc.batch == 5 and resume and tc.model_overrides == {"router": "linear"}
     with pytest.raises(SystemExit):
         parse_args(["--tasks", "seven"])
+    cfg.write_text(json.dumps({"task_weights": {"noise": 2.0}, "threads": 1}))
+    tc, _ = parse_args(["--config", str(cfg), "--threads", "2"])
+    assert tc.task_weights == {"noise": 2.0} and tc.threads == 2  # a resume may change the thread count
+    tc, _ = parse_args(["--task-weights", '{"rain": 3}'])
+    assert tc.task_weights == {"rain": 3}
 
 
 def test_ddp_two_processes_identical_weights(tmp_path, data_root):
