@@ -57,7 +57,8 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
     rows = []
     t_start = time.time()
     for name in names:
-        acc = {"psnr": [], "ssim": [], "in_psnr": [], "in_ssim": [], "correct": [], "base_psnr": [], "base_ssim": [], "seconds": []}
+        acc = {"psnr": [], "ssim": [], "in_psnr": [], "in_ssim": [], "correct": [], "base_psnr": [], "base_ssim": [], "seconds": [],
+               "predicted": {}}
         task = BENCHMARKS[name]["task"]
         for pair in iter_benchmark(name, root, limit):
             lq, gt = pair.lq, pair.gt
@@ -71,6 +72,7 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
                 acc["psnr"].append(psnr(res.image, gt))
                 acc["ssim"].append(ssim(res.image, gt, ssim_variant))
                 acc["correct"].append(res.predicted_class == task)
+                acc["predicted"][res.predicted_class] = acc["predicted"].get(res.predicted_class, 0) + 1
             if baselines and base_fns[name][1] is not None:
                 out = base_fns[name][1](lq)
                 acc["base_psnr"].append(psnr(out, gt))
@@ -82,6 +84,8 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
             "psnr": mean(acc["psnr"]), "ssim": mean(acc["ssim"]),
             "input_psnr": mean(acc["in_psnr"]), "input_ssim": mean(acc["in_ssim"]),
             "recognition": mean([float(c) for c in acc["correct"]]),
+            # how many images the embedding assigned to each class (the confusion row of this set)
+            "predicted": dict(sorted(acc["predicted"].items(), key=lambda kv: -kv[1])) if restorer is not None else None,
             "baseline": base_fns[name][0] if baselines else None,
             "baseline_psnr": mean(acc["base_psnr"]), "baseline_ssim": mean(acc["base_ssim"]),
             "seconds_per_image": mean(acc["seconds"]),
@@ -131,6 +135,13 @@ def to_markdown(result: dict) -> str:
                  f"Recognition: nearest prototype of the global embedding equals the benchmark's degradation "
                  f"(averaged over all images). Wall time {meta['wall_time_s']} s"
                  + (f", model '{meta.get('model')}' step {meta.get('weights_step')}." if has_model else "."))
+    wrong = [(r, {c: k for c, k in (r.get("predicted") or {}).items() if c != r["task"]}) for r in rows]
+    wrong = [(r, w) for r, w in wrong if w]
+    if wrong:
+        lines.append("")
+        lines.append("Misrecognised images, by the class the embedding chose: " + "; ".join(
+            f"{PRETTY.get(r['benchmark'], r['benchmark'])}: " + ", ".join(f"{c} {k}" for c, k in w.items())
+            for r, w in wrong) + ".")
     return "\n".join(lines) + "\n"
 
 

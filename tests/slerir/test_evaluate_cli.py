@@ -36,6 +36,11 @@ def test_evaluate_two_image_subset_fills_every_column(tmp_path, weights_dir, dat
     assert [r["n"] for r in res["rows"]] == [2, 2]
     assert res["rows"][0]["baseline_psnr"] > res["rows"][0]["input_psnr"]
     assert res["meta"]["ssim_variant"] == "skimage"
+    for r in res["rows"]:  # the confusion row: every image counted once, its own class = recognition
+        assert sum(r["predicted"].values()) == r["n"]
+        assert r["predicted"].get(r["task"], 0) == round(r["recognition"] * r["n"])
+    wrong = [r for r in res["rows"] if r["recognition"] < 1]
+    assert ("Misrecognised images" in md) == bool(wrong)
 
 
 def test_evaluate_literature_protocol(tmp_path, weights_dir, data_root, capsys):
