@@ -11,6 +11,7 @@ patches.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -21,6 +22,8 @@ from PIL import Image
 
 from slerir.config import CLASSES
 from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks, task_probabilities
+
+LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -135,13 +138,16 @@ class TrainSampler:
         split: "train" (400 images) or "val" (32 images).
         task_weights: relative draw weight per kind (e.g. {"noise": 2}); kinds left out weigh 1;
             None draws every kind equally often.
+        light_rain_share: share of rain samples whose strength is drawn from the light quarter
+            [0, 0.25] instead of all of [0, 1] (uniform strength gives a median of about 18 dB PSNR,
+            so light rain of 25-27 dB is otherwise rare). 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
     def __init__(self, root: str | Path | None = None, tasks: str | Sequence[str] = "five", patch: int = 64,
                  batch: int = 8, mixed_share: float = 0.3, clean_share: float = 0.05, split: str = "train",
                  seed: int = 0, rank: int = 0, world_size: int = 1,
-                 task_weights: dict[str, float] | None = None) -> None:
+                 task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -150,6 +156,9 @@ class TrainSampler:
         self.tasks = resolve_tasks(tasks)
         self.task_weights = dict(task_weights) if task_weights else None
         task_probabilities(self.tasks, self.task_weights)  # fail here, not at the first batch
+        if not 0.0 <= light_rain_share <= 1.0:
+            raise ValueError(f"light_rain_share must be in [0, 1], got {light_rain_share}")
+        self.light_rain_share = float(light_rain_share)
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -159,7 +168,11 @@ class TrainSampler:
         u = rng.random()
         if u < self.clean_share:
             return []
-        return random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share, weights=self.task_weights)
+        specs = random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share, weights=self.task_weights)
+        if self.light_rain_share > 0:  # no extra draws otherwise: earlier runs stay reproducible
+            specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
+                     if sp.kind == "rain" and rng.random() < self.light_rain_share else sp for sp in specs]
+        return specs
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]

@@ -57,6 +57,7 @@ class TrainConfig:
     mixed_share: float = 0.3
     clean_share: float = 0.05
     task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
+    light_rain_share: float = 0.0  # share of rain samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

@@ -117,3 +117,20 @@ def test_standard_layout_rejects_task_weights():
 
     with pytest.raises(ValueError, match="synthetic layout"):
         make_sampler(TrainConfig(data_layout="standard", task_weights={"noise": 2.0}), rank=0, world_size=1)
+
+
+@needs_data
+def test_light_rain_share_draws_light_rain():
+    kw = dict(split="val", batch=16, patch=48, seed=0, tasks=("rain",), mixed_share=0.0, clean_share=0.0)
+    light, default = TrainSampler(light_rain_share=1.0, **kw), TrainSampler(**kw)
+    rng = np.random.default_rng(0)
+    strengths = [light.draw_specs(rng)[0].strength for _ in range(50)]
+    assert all(0.0 <= s <= 0.25 for s in strengths)
+    assert all(sp.strength is None for sp in default.draw_specs(np.random.default_rng(0)))  # drawn later, in [0, 1]
+
+    def mse(b):
+        return float(((b["lq"] - b["gt"]) ** 2).mean())
+
+    assert mse(light.batch(0)) < 0.5 * mse(default.batch(0))  # light rain really is lighter
+    with pytest.raises(ValueError, match="light_rain_share"):
+        TrainSampler(light_rain_share=1.5, **kw)
