@@ -1,0 +1,95 @@
+"""How strong is each synthetic degradation? PSNR of the degraded image against the clean one per
+kind and strength, beside the input PSNR of the benchmarks, so a training mixture can be checked
+against the levels the model will meet.
+
+    python -m analysis.levels                       # 8 validation images, strengths 0..1 in quarters
+    python -m analysis.levels --images 32 --out docs/levels.md
+
+Noise is listed by sigma (the strength maps 0 -> 5 and 1 -> 55 in uint8 units). Only the validation
+split of the training images is degraded; the benchmark column reads the benchmarks' own inputs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# the benchmark whose inputs show each kind (CBSD68 at sigma 25 for noise)
+BENCH_OF = {"noise": "cbsd68_25", "rain": "rain100l", "haze": "sots", "blur": "gopro", "lowlight": "lol"}
+
+
+def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) -> dict[str, list[float]]:
+    """Mean PSNR (dB) of ``degrade(img, [kind at strength])`` against ``img`` over ``images``, per kind
+    (``slerir.degradations.KINDS``) and strength; the same seed per image for every strength."""
+    from slerir.degradations import KINDS, DegradationSpec, degrade
+    from slerir.metrics import psnr
+
+    out = {}
+    for kind in KINDS:
+        out[kind] = [float(np.mean([psnr(degrade(img, [DegradationSpec(kind, strength=s)], seed=[seed, i]).image, img)
+                                    for i, img in enumerate(images)])) for s in strengths]
+    return out
+
+
+def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | None]:
+    """Mean input PSNR per kind on its benchmark (None where the benchmark is missing)."""
+    from slerir.benchmarks import iter_benchmark
+    from slerir.metrics import psnr
+
+    out = {}
+    for kind, name in BENCH_OF.items():
+        try:
+            out[kind] = float(np.mean([psnr(p.lq, p.gt) for p in iter_benchmark(name, root, limit)]))
+        except (FileNotFoundError, SystemExit, ValueError):
+            out[kind] = None
+    return out
+
+
+def to_markdown(table: dict[str, list[float]], bench: dict[str, float | None], n: int, strengths=STRENGTHS) -> str:
+    head = ["kind", *[f"strength {s:g}" for s in strengths], "benchmark input"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kind, vals in table.items():
+        b = bench.get(kind)
+        cell = "-" if b is None else f"{b:.2f} ({BENCH_OF[kind]})"
+        lines.append("| " + " | ".join([kind, *[f"{v:.2f}" for v in vals], cell]) + " |")
+    lines += ["", f"PSNR (dB) of each synthetic degradation against the clean image, mean over {n} validation "
+              "images (`slerir.degradations`, one seed per image); benchmark input = mean PSNR of the benchmark's "
+              "degraded inputs."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="PSNR of every synthetic degradation by strength, beside the benchmarks' inputs.")
+    ap.add_argument("--images", type=int, default=8, help="validation images to degrade")
+    ap.add_argument("--bench-limit", type=int, default=None, help="images per benchmark (default all)")
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--out", default=None, help="also write the table here (.md) and beside it as .json")
+    a = ap.parse_args(argv)
+    if a.images < 1:
+        ap.error("--images must be >= 1")
+    from slerir.data import load_clean_images
+
+    try:
+        images = load_clean_images(a.data_root, "val")[: a.images]
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = level_table(images)
+    bench = benchmark_inputs(a.data_root, a.bench_limit)
+    md = to_markdown(table, bench, len(images))
+    print(md)
+    if a.out:
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps({"strengths": list(STRENGTHS), "psnr": table,
+                                                        "benchmark_input": bench, "images": len(images)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
