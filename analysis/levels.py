@@ -5,7 +5,8 @@ against the levels the model will meet.
     python -m analysis.levels                       # 8 validation images, strengths 0..1 in quarters
     python -m analysis.levels --images 32 --out docs/levels.md
 
-Noise is listed by sigma (the strength maps 0 -> 5 and 1 -> 55 in uint8 units). Only the validation
+Noise strength maps linearly onto sigma 5..55 (uint8 units); the benchmark column for noise is
+CBSD68 at sigma 25. Only the validation
 split of the training images is degraded; the benchmark column reads the benchmarks' own inputs.
 """
 from __future__ import annotations

@@ -11,8 +11,8 @@ patches.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
