@@ -6,8 +6,8 @@ against the levels the model will meet.
     python -m analysis.levels --images 32 --out docs/levels.md
 
 Noise strength maps linearly onto sigma 5..55 (uint8 units); the benchmark column for noise is
-CBSD68 at sigma 25. Only the validation
-split of the training images is degraded; the benchmark column reads the benchmarks' own inputs.
+CBSD68 at sigma 25. Only the validation split of the training images is degraded; the benchmark
+column reads the benchmarks' own inputs.
 """
 from __future__ import annotations
 
