@@ -17,10 +17,11 @@ Each image is restored three times (GLGF fused, global-only, local-only) to meas
 fused routing agrees with each ablation. Output folder:
     index.html      self-contained (plotly.js inlined once, images as base64 PNG; opens offline),
                     sections usage, specialisation, embedding, glgf, gallery, metrics;
-    figures/        every figure as a standalone HTML file (sharing figures/plotly.min.js) and the
-                    gallery maps as PNG files;
+    figures/        every figure as a standalone HTML file (sharing figures/plotly.min.js), as PNG
+                    and SVG for slides (``--static``, through kaleido and a locally installed
+                    Chromium; where either is missing the report says so and keeps the HTML), and
+                    the gallery maps as PNG files;
     summary.json    all numbers.
-Plotly figures are not exported as PNG/SVG: that needs kaleido and a browser download.
 """
 from __future__ import annotations
 
@@ -153,8 +154,10 @@ class _Figs:
         self.folder = folder
         self.first = True
         self.files: list[str] = []
+        self.jobs: list[tuple[Any, Path]] = []  # (figure, stem) for the static PNG/SVG copies
 
     def __call__(self, fig, name: str) -> str:
+        self.jobs.append((fig, self.folder / name))
         fig.write_html(self.folder / f"{name}.html", include_plotlyjs="directory", full_html=True,
                        config={"displaylogo": False})
         self.files.append(f"figures/{name}.html")
@@ -194,8 +197,12 @@ def _img(arr: np.ndarray, path: Path, rel: str, title: str) -> str:
 
 def run_report(restorer, items: list[Item], out: str | Path, bank_path: str | Path | None = DEFAULT_BANK,
                weights: str | Path | None = None, gallery_max: int = 12, top_k: int | None = None,
-               notes: Sequence[str] = (), progress: bool = True, seed: int = 0) -> dict[str, Any]:
-    """Analyse ``items`` with ``restorer`` and write the report into ``out``. Returns the summary."""
+               notes: Sequence[str] = (), progress: bool = True, seed: int = 0,
+               static: Sequence[str] = ()) -> dict[str, Any]:
+    """Analyse ``items`` with ``restorer`` and write the report into ``out``. Returns the summary.
+
+    ``static``: formats of ``analysis.export.FORMATS`` ("png", "svg") to write beside every
+    figure's standalone HTML file; () writes HTML only."""
     from tqdm import tqdm
 
     from slerir.metrics import psnr, ssim
@@ -404,6 +411,16 @@ def run_report(restorer, items: list[Item], out: str | Path, bank_path: str | Pa
         body["metrics"] += figs(F.confusion_figure(np.asarray(rec["confusion"]), classes,
                                                    title="Global recognition on images with known labels"), "confusion")
 
+    if static:
+        from .export import export_static
+
+        if progress:
+            print(f"writing {len(figs.jobs)} figures as {'/'.join(static)} ...", file=sys.stderr, flush=True)
+        written, why = export_static(figs.jobs, static)
+        figs.files += [f"figures/{p.name}" for p in written]
+        if why:
+            notes.append(why)
+            print(f"warning: {why}", file=sys.stderr)
     if labels_predicted:
         notes.insert(0, f"{labels_predicted} image(s) have unknown degradations: their predicted class is used as the "
                         "label, so usage per class and NMI describe the model's own classification, and recognition "
@@ -522,8 +539,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tile", type=int, default=512, help="tile side for large images")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--static", default="png,svg",
+                    help="static copies of every figure for slides: png, svg, png,svg (default) or none "
+                         "(needs kaleido and a Chromium-based browser; the report says when they are missing)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    from .export import parse_formats
+
+    try:
+        static = parse_formats(args.static)
+    except ValueError as e:
+        ap.error(str(e))
 
     import torch
 
@@ -558,7 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             notes.append(f"--mixed {args.mixed} skipped: {e}")
             print(f"warning: --mixed skipped: {e}", file=sys.stderr)
     summary = run_report(restorer, items, args.out, bank_path=args.bank, weights=weights, gallery_max=args.gallery,
-                         top_k=args.top_k, notes=notes, progress=not args.no_progress, seed=args.seed)
+                         top_k=args.top_k, notes=notes, progress=not args.no_progress, seed=args.seed,
+                         static=static)
     print(f"report: {len(items)} images -> {Path(args.out) / 'index.html'} ({summary['seconds']:.0f} s)")
     return 0
 

@@ -1,5 +1,7 @@
 """The offline jobs end to end on a tiny random model, without the shared datasets folder."""
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ from PIL import Image
 from analysis import bank as B
 from analysis import report as R
 from analysis.embedding import EmbeddingBank
+from analysis.export import find_browser
 from slerir.config import CLASSES
 
 
@@ -82,6 +85,17 @@ def test_report_on_three_generated_images(tmp_path, tiny_weights):
             "agreement_all.html"} <= figs
     assert (out / "figures" / "plotly.min.js").is_file()
     assert len(list((out / "figures" / "gallery").glob("*.png"))) >= 3 * 5
+    # static copies for slides: every figure as PNG and SVG, or the page says why not
+    if os.environ.get("CI") or (find_browser() and importlib.util.find_spec("kaleido")):
+        for name in figs:
+            stem = name[: -len(".html")]
+            png, svg = out / "figures" / f"{stem}.png", out / "figures" / f"{stem}.svg"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", stem
+            assert b"<svg" in svg.read_bytes()[:2000], stem
+            assert f"figures/{stem}.png" in s["figures"] and f"figures/{stem}.svg" in s["figures"]
+        assert "PNG/SVG copies" not in page
+    else:
+        assert "PNG/SVG copies not written" in page
 
 
 def test_report_with_shipped_bank_and_mixed_images(tmp_path, restorer, tiny_weights):
