@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 FORMATS = ("png", "svg")
+RETRIES = 2  # extra attempts for figures a render missed
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -75,15 +76,26 @@ def export_static(jobs: Sequence[tuple[Any, Path]], formats: Sequence[str] = FOR
             opts: dict[str, Any] = {"format": fmt}
             if fmt == "png":
                 opts["scale"] = scale
+            path.unlink(missing_ok=True)  # a stale copy from an earlier run must not count as written
             specs.append({"fig": fig, "path": path, "opts": opts})
             paths.append(path)
-    try:
-        errors = kaleido.write_fig_from_object_sync(
-            specs, kopts={"mathjax": False, "timeout": timeout, "path": browser}) or ()
-    except Exception as e:  # browser failed to start, protocol error: the HTML figures still stand
-        return [], f"PNG/SVG copies not written: kaleido failed ({type(e).__name__}: {str(e)[:200]})."
+    errors: tuple = ()
+    for _ in range(RETRIES + 1):
+        # a fresh tab sometimes renders before kaleido's own page script is ready ("kaleido_scopes is
+        # not defined"); the figures it missed go again
+        todo = [sp for sp in specs if not (sp["path"].is_file() and sp["path"].stat().st_size > 0)]
+        if not todo:
+            break
+        try:
+            errors = tuple(kaleido.write_fig_from_object_sync(
+                todo, kopts={"mathjax": False, "timeout": timeout, "path": browser}) or ())
+        except Exception as e:  # browser failed to start, protocol error: the HTML figures still stand
+            errors = (e,)
     written = [p for p in paths if p.is_file() and p.stat().st_size > 0]
-    if errors or len(written) < len(paths):
+    if not written and errors:
+        e = errors[0]
+        return [], f"PNG/SVG copies not written: kaleido failed ({type(e).__name__}: {str(e)[:200]})."
+    if len(written) < len(paths):
         return written, (f"PNG/SVG copies: {len(written)} of {len(paths)} written"
                          + (f" ({type(errors[0]).__name__}: {str(errors[0])[:200]})" if errors else "") + ".")
     return written, None
