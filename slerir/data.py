@@ -24,11 +24,21 @@ from slerir.config import CLASSES
 from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks, task_probabilities
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
+LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
 SPLITS: dict[str, tuple[str, ...]] = {"train": ("train", "test"), "val": ("val_minus_CBSD68",)}
 BLUR_MARGIN = 16  # px of real context cropped around a patch that gets blurred (kernel radius <= 14)
+
+
+def blur_margin(specs: Sequence[DegradationSpec]) -> int:
+    """Context in px to crop around a patch before blurring it: BLUR_MARGIN, or more for specs with
+    a long explicit motion ``length`` (its kernel radius is at most 0.6 length + 1); 0 without blur."""
+    blur = [s for s in specs if s.kind == "blur"]
+    if not blur:
+        return 0
+    return max([BLUR_MARGIN] + [int(np.ceil(0.6 * s.length)) + 2 for s in blur if s.length is not None])
 NUM_CLASSES = len(CLASSES)
 
 _IMAGE_CACHE: dict[tuple[str, str], list[np.ndarray]] = {}
@@ -95,14 +105,14 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
                 rng: np.random.Generator) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
-    Patches that get blurred are cropped ``BLUR_MARGIN`` px larger on each side, degraded, then
+    Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
     centre-cropped, so the blur near the patch border sees real image content, not padding.
 
     Returns:
         dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
         "label" int (class with most pixels); "params" (list of dicts).
     """
-    m = BLUR_MARGIN if any(s.kind == "blur" for s in specs) else 0
+    m = blur_margin(specs)
     size = patch + 2 * m
     h, w = img.shape[:2]
     if size > min(h, w):
@@ -141,13 +151,17 @@ class TrainSampler:
         light_rain_share: share of rain samples whose strength is drawn from the light quarter
             [0, 0.25] instead of all of [0, 1] (uniform strength gives a median of about 18 dB PSNR,
             so light rain of 25-27 dB is otherwise rare). 0 draws exactly as earlier versions.
+        long_blur_share: share of blur samples that get a long motion trajectory (``LONG_BLUR_LENGTH``,
+            25..50 px, beyond the strength range's 5..25 px: real camera shake as in GoPro), so the
+            model learns what to do with blur it cannot fully undo. 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
     def __init__(self, root: str | Path | None = None, tasks: str | Sequence[str] = "five", patch: int = 64,
                  batch: int = 8, mixed_share: float = 0.3, clean_share: float = 0.05, split: str = "train",
                  seed: int = 0, rank: int = 0, world_size: int = 1,
-                 task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0) -> None:
+                 task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
+                 long_blur_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -159,6 +173,9 @@ class TrainSampler:
         if not 0.0 <= light_rain_share <= 1.0:
             raise ValueError(f"light_rain_share must be in [0, 1], got {light_rain_share}")
         self.light_rain_share = float(light_rain_share)
+        if not 0.0 <= long_blur_share <= 1.0:
+            raise ValueError(f"long_blur_share must be in [0, 1], got {long_blur_share}")
+        self.long_blur_share = float(long_blur_share)
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -172,6 +189,9 @@ class TrainSampler:
         if self.light_rain_share > 0:  # no extra draws otherwise: earlier runs stay reproducible
             specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
                      if sp.kind == "rain" and rng.random() < self.light_rain_share else sp for sp in specs]
+        if self.long_blur_share > 0:
+            specs = [replace(sp, length=float(rng.uniform(*LONG_BLUR_LENGTH)))
+                     if sp.kind == "blur" and rng.random() < self.long_blur_share else sp for sp in specs]
         return specs
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:

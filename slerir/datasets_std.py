@@ -715,9 +715,9 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
     rank, world_size = _rank_world(rank, world_size)
     layout = getattr(tc, "data_layout", "synthetic") or "synthetic"
     if layout == "standard":
-        if getattr(tc, "task_weights", None) or getattr(tc, "light_rain_share", 0.0):
-            raise ValueError("task_weights and light_rain_share apply to the synthetic layout; the standard layout samples "
-                             "the training sets in the literature's ratios")
+        if getattr(tc, "task_weights", None) or getattr(tc, "light_rain_share", 0.0) or getattr(tc, "long_blur_share", 0.0):
+            raise ValueError("task_weights, light_rain_share and long_blur_share apply to the synthetic layout; the "
+                             "standard layout samples the training sets in the literature's ratios")
         return StandardSampler(root=getattr(tc, "std_root", None), tasks=tc.tasks, patch=tc.patch, batch=tc.batch,
                                mixed_share=tc.mixed_share, clean_share=tc.clean_share,
                                synthetic_share=getattr(tc, "synthetic_share", None), seed=tc.seed, rank=rank,
@@ -729,7 +729,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
     return TrainSampler(root=tc.data_root, tasks=tc.tasks, patch=tc.patch, batch=tc.batch, mixed_share=tc.mixed_share,
                         clean_share=tc.clean_share, split="train", seed=tc.seed, rank=rank, world_size=world_size,
                         task_weights=getattr(tc, "task_weights", None),
-                        light_rain_share=getattr(tc, "light_rain_share", 0.0))
+                        light_rain_share=getattr(tc, "light_rain_share", 0.0),
+                        long_blur_share=getattr(tc, "long_blur_share", 0.0))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:

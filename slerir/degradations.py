@@ -20,7 +20,9 @@ Physical models (the parameter ranges are ours; ``strength`` in [0, 1] maps line
   ``t`` spans roughly 0.1..0.95; airlight ``A`` in [0.7, 1] with a +-0.05 tint per channel.
 * **blur**: ``I = J * k`` with either a camera-shake motion kernel (a straight or slightly curved
   trajectory of length 5..25 px) or a defocus disk (radius 1.5..5 px), convolved per channel with
-  reflect padding (FFT convolution: fast for 64 px patches and for 512 px images alike).
+  reflect padding (FFT convolution: fast for 64 px patches and for 512 px images alike). An explicit
+  ``DegradationSpec(length=...)`` asks for a motion trajectory of that length (up to 64 px), beyond
+  the strength range: real camera shake (GoPro) is often longer than 25 px.
 * **lowlight**: an LOL-like under-exposed capture, ``I = Q(g_c * s * J^gamma + n)``: a tone curve
   with gamma 1.5..2.5 darkens mid-tones more than highlights, exposure scale ``s`` 0.5..0.1
   (log-spaced, darker with strength), a slight per-channel colour shift ``g_c``,
@@ -60,6 +62,7 @@ RAIN_BRIGHTNESS = (0.4, 0.9)
 HAZE_BETA = (0.6, 2.5)
 BLUR_MOTION_LENGTH = (5.0, 25.0)  # px
 BLUR_DISK_RADIUS = (1.5, 5.0)  # px
+BLUR_MAX_LENGTH = 64.0  # px, longest motion trajectory a DegradationSpec may ask for
 LOWLIGHT_SCALE = (0.5, 0.1)  # exposure, log-spaced: darker with strength
 LOWLIGHT_GAMMA = (1.5, 2.5)
 
@@ -74,12 +77,15 @@ class DegradationSpec:
             random (uniform) from the generator.
         mask: spatial extent, one of ``MASK_KINDS``.
         sigma: noise only: standard deviation in uint8 units (e.g. 15/25/50); overrides strength.
+        length: blur only: a motion trajectory of this many px (overrides strength and always
+            blurs by motion; may exceed the strength range, e.g. for GoPro-like camera shake).
     """
 
     kind: str
     strength: float | None = None
     mask: str = "full"
     sigma: float | None = None
+    length: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -90,6 +96,8 @@ class DegradationSpec:
             raise ValueError(f"strength must be in [0, 1] or None, got {self.strength}")
         if self.sigma is not None and (self.kind != "noise" or self.sigma < 0):
             raise ValueError("sigma (>= 0) is only meaningful for kind='noise'")
+        if self.length is not None and (self.kind != "blur" or not 1.0 <= self.length <= BLUR_MAX_LENGTH):
+            raise ValueError(f"length (1..{BLUR_MAX_LENGTH:g} px) is only meaningful for kind='blur'")
 
     @property
     def class_id(self) -> int:
@@ -349,14 +357,17 @@ def disk_kernel(radius: float) -> np.ndarray:
     return k / k.sum()
 
 
-def _apply_blur(img, strength, rng):
-    s = _strength(strength, rng)
-    if rng.random() < 0.6:
+def _apply_blur(img, strength, rng, length=None):
+    motion = True
+    if length is None:  # else: an explicit trajectory length, motion blur without a strength draw
+        s = _strength(strength, rng)
+        motion = rng.random() < 0.6
         length = _lerp(BLUR_MOTION_LENGTH, s)
+    if motion:
         angle = float(rng.uniform(0.0, math.pi))
         curvature = 0.0 if rng.random() < 0.5 else float(rng.uniform(-0.4, 0.4))
         k = motion_kernel(length, angle, curvature)
-        params = {"type": "motion", "length": length, "angle_rad": angle, "curvature": curvature}
+        params = {"type": "motion", "length": float(length), "angle_rad": angle, "curvature": curvature}
     else:
         radius = _lerp(BLUR_DISK_RADIUS, s)
         k = disk_kernel(radius)
@@ -450,7 +461,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         else:
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
-        kw = {"sigma": sp.sigma} if sp.kind == "noise" else {}
+        kw = {"sigma": sp.sigma} if sp.kind == "noise" else {"length": sp.length} if sp.kind == "blur" else {}
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out

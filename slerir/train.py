@@ -58,6 +58,7 @@ class TrainConfig:
     clean_share: float = 0.05
     task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
     light_rain_share: float = 0.0  # share of rain samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
+    long_blur_share: float = 0.0  # share of blur samples with a 25..50 px motion trajectory (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

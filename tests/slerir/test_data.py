@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import TrainSampler, load_clean_images, resolve_root, val_set
+from slerir.data import BLUR_MARGIN, TrainSampler, blur_margin, load_clean_images, make_sample, resolve_root, val_set
+from slerir.degradations import DegradationSpec, degrade
 
 
 def _have_data() -> bool:
@@ -134,3 +135,37 @@ def test_light_rain_share_draws_light_rain():
     assert mse(light.batch(0)) < 0.5 * mse(default.batch(0))  # light rain really is lighter
     with pytest.raises(ValueError, match="light_rain_share"):
         TrainSampler(light_rain_share=1.5, **kw)
+
+
+@needs_data
+def test_long_blur_share_draws_long_motion_and_keeps_real_context():
+    kw = dict(split="val", batch=8, patch=64, seed=0, tasks=("blur",), mixed_share=0.0, clean_share=0.0)
+    long_, default = TrainSampler(long_blur_share=1.0, **kw), TrainSampler(**kw)
+    rng = np.random.default_rng(0)
+    lengths = [long_.draw_specs(rng)[0].length for _ in range(50)]
+    assert all(25.0 <= v <= 50.0 for v in lengths) and max(lengths) - min(lengths) > 10
+    assert all(sp.length is None for sp in default.draw_specs(np.random.default_rng(0)))
+    img = long_.images[0]
+    s = make_sample(img, [DegradationSpec("blur", length=50.0)], 64, np.random.default_rng(1))
+    assert s["params"][0]["type"] == "motion" and s["params"][0]["length"] == 50.0
+    assert blur_margin([DegradationSpec("blur", length=50.0)]) >= 32  # kernel radius <= 0.6 * 50 + 1
+    assert blur_margin([DegradationSpec("blur")]) == BLUR_MARGIN and blur_margin([DegradationSpec("noise")]) == 0
+
+    patch = img[:128, :128].astype(np.float32) / 255
+    err = [float(((degrade(patch, [DegradationSpec("blur", length=L)], 0).image - patch) ** 2).mean()) for L in (10, 45)]
+    assert err[1] > 1.3 * err[0]  # longer trajectories blur more
+    with pytest.raises(ValueError, match="long_blur_share"):
+        TrainSampler(long_blur_share=-0.1, **kw)
+
+
+def test_blur_length_spec():
+    img = np.zeros((40, 40, 3), np.float32)
+    img[20, 20] = 1.0  # a point light: its blurred image is the kernel
+    out = degrade(img, [DegradationSpec("blur", length=30.0)], 0)
+    spread = np.argwhere(out.image[..., 0] > 1e-4)
+    extent = np.ptp(spread, 0).max()
+    assert 25 <= extent <= 34, extent  # a 30 px trajectory, whatever its angle and bend
+    with pytest.raises(ValueError, match="length"):
+        DegradationSpec("noise", length=10.0)
+    with pytest.raises(ValueError, match="length"):
+        DegradationSpec("blur", length=500.0)
