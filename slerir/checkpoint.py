@@ -11,6 +11,7 @@ A single ``.safetensors`` file also works: the config then lives in its string m
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,24 @@ class CheckpointError(RuntimeError):
 
 
 def save_weights(model: SLERIR, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Save to a folder (model.safetensors + config.json)."""
+    """Save to a folder (model.safetensors + config.json).
+
+    Each file is written under a temporary name and moved into place, so an interruption (a
+    training run killed while it saves its best weights) never leaves a torn file; files get the
+    usual permissions (0666 less the umask; safetensors alone writes 0600, unreadable to a server
+    running as another user)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     cfg = {"model": model.cfg.to_dict(), "meta": meta or {}}
-    save_file(state, str(path / "model.safetensors"), metadata={"slerir_config": json.dumps(cfg["model"])})
-    (path / "config.json").write_text(json.dumps(cfg, indent=2))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp_st, tmp_cj = path / ".model.safetensors.tmp", path / ".config.json.tmp"
+    save_file(state, str(tmp_st), metadata={"slerir_config": json.dumps(cfg["model"])})
+    tmp_cj.write_text(json.dumps(cfg, indent=2))
+    for tmp, final in ((tmp_st, "model.safetensors"), (tmp_cj, "config.json")):
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path / final)
     return path
 
 

@@ -93,3 +93,25 @@ def test_legacy_config_without_new_fields_loads_first_version_architecture(tmp_p
     (out / "config.json").write_text(json.dumps(blob))
     model, _ = load_model(out)
     assert model.cfg.enc_stem == "unshuffle4" and not model.cfg.global_cond
+
+
+def test_saved_weights_are_readable_and_leave_no_temporary_files(tmp_path):
+    import os
+    import stat
+
+    from slerir.checkpoint import load_model, save_weights
+    from slerir.config import get_config
+    from slerir.model import SLERIR
+
+    model = SLERIR(get_config("tiny"))
+    old = os.umask(0o022)
+    try:
+        out = save_weights(model, tmp_path / "w", {"step": 1})
+        save_weights(model, out, {"step": 2})  # overwrite in place
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    for p in out.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
+    _, meta = load_model(out)
+    assert meta["step"] == 2
