@@ -120,10 +120,15 @@ def test_standard_layout_rejects_task_weights():
         make_sampler(TrainConfig(data_layout="standard", task_weights={"noise": 2.0}), rank=0, world_size=1)
 
 
+def _one_kind_samplers(kind: str, batch: int, patch: int, **share: float) -> tuple[TrainSampler, TrainSampler, dict]:
+    """A sampler of one degradation kind with ``share`` set, the same without it, and their shared kwargs."""
+    kw = dict(split="val", batch=batch, patch=patch, seed=0, tasks=(kind,), mixed_share=0.0, clean_share=0.0)
+    return TrainSampler(**share, **kw), TrainSampler(**kw), kw
+
+
 @needs_data
 def test_light_rain_share_draws_light_rain():
-    kw = dict(split="val", batch=16, patch=48, seed=0, tasks=("rain",), mixed_share=0.0, clean_share=0.0)
-    light, default = TrainSampler(light_rain_share=1.0, **kw), TrainSampler(**kw)
+    light, default, kw = _one_kind_samplers("rain", 16, 48, light_rain_share=1.0)
     rng = np.random.default_rng(0)
     strengths = [light.draw_specs(rng)[0].strength for _ in range(50)]
     assert all(0.0 <= s <= 0.25 for s in strengths)
@@ -139,8 +144,7 @@ def test_light_rain_share_draws_light_rain():
 
 @needs_data
 def test_long_blur_share_draws_long_motion_and_keeps_real_context():
-    kw = dict(split="val", batch=8, patch=64, seed=0, tasks=("blur",), mixed_share=0.0, clean_share=0.0)
-    long_, default = TrainSampler(long_blur_share=1.0, **kw), TrainSampler(**kw)
+    long_, default, kw = _one_kind_samplers("blur", 8, 64, long_blur_share=1.0)
     rng = np.random.default_rng(0)
     lengths = [long_.draw_specs(rng)[0].length for _ in range(50)]
     assert all(25.0 <= v <= 50.0 for v in lengths) and max(lengths) - min(lengths) > 10
