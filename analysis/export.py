@@ -68,22 +68,19 @@ def export_static(jobs: Sequence[tuple[Any, Path]], formats: Sequence[str] = FOR
     if browser is None:
         return [], ("PNG/SVG copies not written: no Chromium-based browser found (install Debian's chromium "
                     "or set BROWSER_PATH).")
-    specs, paths = [], []
+    specs = []
     for fig, stem in jobs:
         for fmt in formats:
             path = Path(stem).with_suffix("." + fmt)
             path.parent.mkdir(parents=True, exist_ok=True)
-            opts: dict[str, Any] = {"format": fmt}
-            if fmt == "png":
-                opts["scale"] = scale
             path.unlink(missing_ok=True)  # a stale copy from an earlier run must not count as written
+            opts = {"format": fmt, "scale": scale} if fmt == "png" else {"format": fmt}
             specs.append({"fig": fig, "path": path, "opts": opts})
-            paths.append(path)
     errors: tuple = ()
     for _ in range(RETRIES + 1):
         # a fresh tab sometimes renders before kaleido's own page script is ready ("kaleido_scopes is
         # not defined"); the figures it missed go again
-        todo = [sp for sp in specs if not (sp["path"].is_file() and sp["path"].stat().st_size > 0)]
+        todo = [sp for sp in specs if not _written(sp["path"])]
         if not todo:
             break
         try:
@@ -91,11 +88,14 @@ def export_static(jobs: Sequence[tuple[Any, Path]], formats: Sequence[str] = FOR
                 todo, kopts={"mathjax": False, "timeout": timeout, "path": browser}) or ())
         except Exception as e:  # browser failed to start, protocol error: the HTML figures still stand
             errors = (e,)
-    written = [p for p in paths if p.is_file() and p.stat().st_size > 0]
-    if not written and errors:
-        e = errors[0]
-        return [], f"PNG/SVG copies not written: kaleido failed ({type(e).__name__}: {str(e)[:200]})."
-    if len(written) < len(paths):
-        return written, (f"PNG/SVG copies: {len(written)} of {len(paths)} written"
-                         + (f" ({type(errors[0]).__name__}: {str(errors[0])[:200]})" if errors else "") + ".")
-    return written, None
+    written = [sp["path"] for sp in specs if _written(sp["path"])]
+    if len(written) == len(specs):
+        return written, None
+    why = f" ({type(errors[0]).__name__}: {str(errors[0])[:200]})" if errors else ""
+    if not written:
+        return [], f"PNG/SVG copies not written: kaleido failed{why}."
+    return written, f"PNG/SVG copies: {len(written)} of {len(specs)} written{why}."
+
+
+def _written(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0

@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from slerir.config import CLASSES
-from slerir.degradations import DegradationSpec, degrade, random_specs, resolve_tasks, task_probabilities
+from slerir.degradations import (DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks,
+                                 task_probabilities)
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
@@ -30,18 +31,17 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datas
 CLEAN_SUBDIR = Path("train") / "CBSD432"
 SPLITS: dict[str, tuple[str, ...]] = {"train": ("train", "test"), "val": ("val_minus_CBSD68",)}
 BLUR_MARGIN = 16  # px of real context cropped around a patch that gets blurred (kernel radius <= 14)
-
-
-def blur_margin(specs: Sequence[DegradationSpec]) -> int:
-    """Context in px to crop around a patch before blurring it: BLUR_MARGIN, or more for specs with
-    a long explicit motion ``length`` (its kernel radius is at most 0.6 length + 1); 0 without blur."""
-    blur = [s for s in specs if s.kind == "blur"]
-    if not blur:
-        return 0
-    return max([BLUR_MARGIN] + [int(np.ceil(0.6 * s.length)) + 2 for s in blur if s.length is not None])
 NUM_CLASSES = len(CLASSES)
 
 _IMAGE_CACHE: dict[tuple[str, str], list[np.ndarray]] = {}
+
+
+def blur_margin(specs: Sequence[DegradationSpec]) -> int:
+    """Context in px to crop around a patch before blurring it: BLUR_MARGIN, or the kernel's radius
+    (plus 1) for specs with a longer explicit motion ``length``; 0 without blur."""
+    if not any(s.kind == "blur" for s in specs):
+        return 0
+    return max([BLUR_MARGIN] + [motion_radius(s.length) + 1 for s in specs if s.kind == "blur" and s.length])
 
 
 def resolve_root(root: str | Path | None = None) -> Path:

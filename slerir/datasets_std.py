@@ -704,6 +704,9 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return r, w
 
 
+SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share")  # TrainConfig fields
+
+
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):
     """The training sampler for a ``TrainConfig``: :class:`StandardSampler` when ``tc.data_layout ==
     "standard"`` (root ``tc.std_root``), else ``slerir.data.TrainSampler`` as ``Trainer`` builds it.
@@ -715,9 +718,10 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
     rank, world_size = _rank_world(rank, world_size)
     layout = getattr(tc, "data_layout", "synthetic") or "synthetic"
     if layout == "standard":
-        if getattr(tc, "task_weights", None) or getattr(tc, "light_rain_share", 0.0) or getattr(tc, "long_blur_share", 0.0):
-            raise ValueError("task_weights, light_rain_share and long_blur_share apply to the synthetic layout; the "
-                             "standard layout samples the training sets in the literature's ratios")
+        synthetic_only = [k for k in SYNTHETIC_ONLY_OPTIONS if getattr(tc, k, None)]
+        if synthetic_only:
+            raise ValueError(f"{', '.join(synthetic_only)} apply to the synthetic layout; the standard layout samples "
+                             "the training sets in the literature's ratios")
         return StandardSampler(root=getattr(tc, "std_root", None), tasks=tc.tasks, patch=tc.patch, batch=tc.batch,
                                mixed_share=tc.mixed_share, clean_share=tc.clean_share,
                                synthetic_share=getattr(tc, "synthetic_share", None), seed=tc.seed, rank=rank,

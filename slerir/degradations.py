@@ -334,10 +334,19 @@ def _apply_haze(img, strength, rng):
     return np.clip(out, 0.0, 1.0), params
 
 
+MAX_CURVATURE = 0.4  # |curvature| of the motion trajectories drawn by _apply_blur
+
+
+def motion_radius(length: float, curvature: float = MAX_CURVATURE) -> int:
+    """Half-size in px of ``motion_kernel(length, angle, curvature)`` (any angle): the context a
+    blurred crop needs around it. The default bounds every trajectory ``_apply_blur`` draws."""
+    return int(math.ceil(length / 2 + abs(curvature) * length / 4)) + 1
+
+
 def motion_kernel(length: float, angle: float, curvature: float = 0.0) -> np.ndarray:
     """Normalised motion-blur kernel: a trajectory of ``length`` px at ``angle`` (radians), bent
     sideways by ``curvature`` (fraction of the length; 0 = straight), splatted bilinearly."""
-    r = int(math.ceil(length / 2 + abs(curvature) * length / 4)) + 1
+    r = motion_radius(length, curvature)
     size = 2 * r + 1
     t = np.linspace(-0.5, 0.5, max(8, int(4 * length)))
     along = t * length
@@ -365,7 +374,7 @@ def _apply_blur(img, strength, rng, length=None):
         length = _lerp(BLUR_MOTION_LENGTH, s)
     if motion:
         angle = float(rng.uniform(0.0, math.pi))
-        curvature = 0.0 if rng.random() < 0.5 else float(rng.uniform(-0.4, 0.4))
+        curvature = 0.0 if rng.random() < 0.5 else float(rng.uniform(-MAX_CURVATURE, MAX_CURVATURE))
         k = motion_kernel(length, angle, curvature)
         params = {"type": "motion", "length": float(length), "angle_rad": angle, "curvature": curvature}
     else:
@@ -461,7 +470,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         else:
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
-        kw = {"sigma": sp.sigma} if sp.kind == "noise" else {"length": sp.length} if sp.kind == "blur" else {}
+        kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out
