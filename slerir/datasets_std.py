@@ -704,7 +704,7 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return r, w
 
 
-SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share")  # TrainConfig fields
+SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share")  # TrainConfig fields
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):
@@ -734,7 +734,9 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
                         clean_share=tc.clean_share, split="train", seed=tc.seed, rank=rank, world_size=world_size,
                         task_weights=getattr(tc, "task_weights", None),
                         light_rain_share=getattr(tc, "light_rain_share", 0.0),
-                        long_blur_share=getattr(tc, "long_blur_share", 0.0))
+                        long_blur_share=getattr(tc, "long_blur_share", 0.0),
+                        light_haze_share=getattr(tc, "light_haze_share", 0.0),
+                        dark_share=getattr(tc, "dark_share", 0.0))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:
@@ -742,6 +744,11 @@ def make_val_set(tc: Any) -> list[dict[str, Any]]:
     the training pairs), else ``slerir.data.val_set`` (the CBSD432 validation split)."""
     if (getattr(tc, "data_layout", "synthetic") or "synthetic") == "standard":
         return val_set_std(root=getattr(tc, "std_root", None), n=tc.val_n, tasks=tc.tasks)
-    from slerir.data import val_set
+    from slerir.data import val_set, val_set_full
 
+    profile = getattr(tc, "val_profile", "patch") or "patch"
+    if profile == "full":
+        return val_set_full(root=tc.data_root, n=tc.val_n, tasks=tc.tasks)
+    if profile != "patch":
+        raise ValueError(f"val_profile must be 'patch' or 'full', got {profile!r}")
     return val_set(root=tc.data_root, n=tc.val_n, tasks=tc.tasks)

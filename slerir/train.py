@@ -59,6 +59,8 @@ class TrainConfig:
     task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
     light_rain_share: float = 0.0  # share of rain samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
     long_blur_share: float = 0.0  # share of blur samples with a 25..50 px motion trajectory (slerir.data.TrainSampler)
+    dark_share: float = 0.0  # share of samples (no low light) on a gamma-darkened clean crop (slerir.data.TrainSampler)
+    light_haze_share: float = 0.0  # share of haze samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -68,6 +70,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     val_every: int = 2000
     val_n: int = 60
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full)
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)
@@ -107,23 +110,35 @@ def _param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
 
 
 @torch.no_grad()
-def validate(model: SLERIR, val: list[dict], device: torch.device) -> dict:
-    """PSNR per class (on the fixed validation samples) and global nearest-prototype accuracy."""
+def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str = "patch") -> dict:
+    """PSNR per category (on the fixed validation samples), their mean, global nearest-prototype
+    accuracy, and "score", the number checkpoints are chosen by (``slerir.data.selection_score``).
+
+    Samples of any size are padded (reflect) to the model's multiple and cropped back, as
+    ``slerir.inference.Restorer`` does."""
+    import torch.nn.functional as F
+
+    from .data import selection_score
     from .metrics import psnr
 
     model.eval()
+    m = model.cfg.pad_multiple
     per: dict[str, list[float]] = {}
     correct = 0
     for s in val:
-        lq = torch.from_numpy(s["lq"])[None].to(device)  # (1,3,P,P)
+        lq = torch.from_numpy(s["lq"])[None].to(device)  # (1,3,H,W)
+        h, w = lq.shape[-2:]
+        if h % m or w % m:
+            lq = F.pad(lq, (0, (-w) % m, 0, (-h) % m), mode="reflect")
         out = model(lq)
-        pred = out.image.clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        pred = out.image[..., :h, :w].clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
         name = s.get("kind", CLASSES[int(s["label"])])
         per.setdefault(name, []).append(psnr(pred, s["gt"].transpose(1, 2, 0)))
         correct += int(out.proto_sim_global.argmax(1).item() == int(s["label"]))
     res = {k: float(np.mean(v)) for k, v in per.items()}
     res["mean_psnr"] = float(np.mean([res[k] for k in per]))
     res["recognition"] = correct / max(1, len(val))
+    res["score"] = selection_score(res, profile)
     return res
 
 
@@ -296,12 +311,12 @@ class Trainer:
                         bar.set_postfix(loss=f"{logs['loss']:.4f}", l1=f"{logs['l1']:.4f}", con=f"{logs['con_global']:.3f}",
                                         bal=f"{logs['balance']:.3f}", sps=logs["steps_per_s"])
                 if tc.val_every and self.rank == 0 and (self.step % tc.val_every == 0 or self.step == tc.steps):
-                    res = validate(self.ema, self.val, self.device)
+                    res = validate(self.ema, self.val, self.device, tc.val_profile)
                     res["step"] = self.step
                     with open(self.out / "val.jsonl", "a") as f:
                         f.write(json.dumps(res) + "\n")
-                    if res["mean_psnr"] > self.best:
-                        self.best = res["mean_psnr"]
+                    if res["score"] > self.best:
+                        self.best = res["score"]
                         save_weights(self.ema, self.out / "best", {**self.meta(), "val": res})
                     if bar is not None:
                         bar.write(f"step {self.step}: val {json.dumps({k: round(v, 3) for k, v in res.items()})}")

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import BLUR_MARGIN, TrainSampler, blur_margin, load_clean_images, make_sample, resolve_root, val_set
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, TrainSampler, blur_margin, load_clean_images, make_sample,
+                         resolve_root, selection_score, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -160,6 +161,69 @@ def test_long_blur_share_draws_long_motion_and_keeps_real_context():
     assert err[1] > 1.3 * err[0]  # longer trajectories blur more
     with pytest.raises(ValueError, match="long_blur_share"):
         TrainSampler(long_blur_share=-0.1, **kw)
+
+
+@needs_data
+def test_light_haze_share_draws_light_haze():
+    light, default, kw = _one_kind_samplers("haze", 8, 48, light_haze_share=1.0)
+    rng = np.random.default_rng(0)
+    strengths = [light.draw_specs(rng)[0].strength for _ in range(50)]
+    assert all(0.0 <= s <= 0.25 for s in strengths) and max(strengths) - min(strengths) > 0.1
+    assert all(sp.strength is None for sp in default.draw_specs(np.random.default_rng(0)))
+
+    def mse(b):
+        return float(((b["lq"] - b["gt"]) ** 2).mean())
+
+    assert mse(light.batch(0)) < 0.6 * mse(default.batch(0))  # light haze really is thinner
+    with pytest.raises(ValueError, match="light_haze_share"):
+        TrainSampler(light_haze_share=2.0, **kw)
+
+
+@needs_data
+def test_dark_share_tones_target_and_input_alike():
+    kw = dict(split="val", batch=48, patch=32, seed=0, tasks="five", mixed_share=0.0, clean_share=1.0)
+    dark, plain = TrainSampler(dark_share=1.0, **kw), TrainSampler(**kw)
+    d, p = dark.batch(0), plain.batch(0)
+    assert torch.equal(d["lq"], d["gt"]) and (d["label"] == 0).all()  # clean: the darkened crop is its own target
+    assert d["gt"].mean() < 0.9 * p["gt"].mean()  # gamma > 1 darkens (other crops: a mean over 48 of them)
+    # the same crop (same draws otherwise) toned x ** gamma with gamma in DARK_GAMMA
+    img = dark.images[0]
+    a = make_sample(img, [], 32, np.random.default_rng(5))["gt"]
+    b = make_sample(img, [], 32, np.random.default_rng(5), gamma=2.0)["gt"]
+    assert np.allclose(b, a ** 2.0, atol=1e-6)
+    # never on low-light samples: their target must stay the normally exposed photo
+    low = TrainSampler(dark_share=1.0, **{**kw, "clean_share": 0.0, "tasks": ("lowlight",)})
+    ref = TrainSampler(**{**kw, "clean_share": 0.0, "tasks": ("lowlight",)})
+    assert torch.equal(low.batch(1)["gt"], ref.batch(1)["gt"])
+    with pytest.raises(ValueError, match="dark_share"):
+        TrainSampler(dark_share=-1.0, **kw)
+    assert DARK_GAMMA[0] > 1.0
+
+
+@needs_data
+def test_val_set_full_whole_photos_at_benchmark_levels():
+    v = val_set_full(n=16, tasks="five")
+    again = val_set_full(n=16, tasks="five")
+    assert all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(v, again))
+    kinds = [s["kind"] for s in v]
+    assert kinds[:8] == ["clean", "dark", "noise", "rain", "haze", "blur", "lowlight", "mixed"]
+    for s in v:
+        assert s["lq"].shape[0] == 3 and sorted(s["lq"].shape[1:]) == [321, 481]  # whole photos, no crop
+    clean, dark = v[0], v[1]
+    assert np.array_equal(clean["lq"], clean["gt"]) and np.array_equal(dark["lq"], dark["gt"])
+    assert dark["label"] == 0 and clean["label"] == 0
+    assert v[2]["params"][0]["sigma"] == 15.0 and v[10]["params"][0]["sigma"] == 25.0
+    for s in (v[3], v[4], v[11], v[12]):  # rain, haze: light
+        assert s["params"][0]["strength"] <= 0.25
+    assert v[13]["params"][0].get("length", 0) >= 25.0  # every second blur is long camera shake
+
+
+def test_selection_score_caps_clean_in_full_profile():
+    res = {"clean": 50.0, "dark": 30.0, "noise": 28.0, "mean_psnr": 36.0, "recognition": 0.9}
+    assert selection_score(res, "patch") == pytest.approx((50 + 30 + 28) / 3)
+    assert selection_score(res, "full") == pytest.approx((CLEAN_CAP_DB + 30 + 28) / 3)
+    with pytest.raises(ValueError, match="profile"):
+        selection_score(res, "tiles")
 
 
 def test_blur_length_spec():

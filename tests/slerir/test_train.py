@@ -69,6 +69,19 @@ def test_validation_writes_best(tmp_path, data_root):
     assert (tmp_path / "best" / "config.json").exists()
 
 
+def test_full_profile_validation_chooses_by_score(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, steps=2, val_every=1, val_n=8, val_profile="full",
+                     light_haze_share=0.5, dark_share=0.3))
+    assert sorted(tr.val[0]["lq"].shape[1:]) == [321, 481]  # whole photos: validate pads them
+    tr.fit(progress=False)
+    val = [json.loads(l) for l in open(tmp_path / "val.jsonl")]
+    assert len(val) == 2 and {"clean", "dark", "haze", "mixed", "score", "recognition"} <= set(val[-1])
+    best = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert best["meta"]["val"]["score"] == max(v["score"] for v in val)  # chosen by the score, not the mean
+    with pytest.raises(ValueError, match="val_profile"):
+        Trainer(_tc(tmp_path / "x", data_root, val_every=1, val_profile="tiles"))
+
+
 def test_cli_flags_override_config(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"steps": 50, "batch": 3}))
