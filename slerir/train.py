@@ -110,28 +110,40 @@ def _param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
 
 
 @torch.no_grad()
-def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str = "patch") -> dict:
+def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str = "patch",
+             ensemble: str | None = None) -> dict:
     """PSNR per category (on the fixed validation samples), their mean, global nearest-prototype
     accuracy, and "score", the number checkpoints are chosen by (``slerir.data.selection_score``).
 
     Samples of any size are padded (reflect) to the model's multiple and cropped back, as
-    ``slerir.inference.Restorer`` does."""
+    ``slerir.inference.Restorer`` does. ``ensemble``: average the 8 rotations/mirrors (as
+    ``Restorer.restore(ensemble=True)``); recognition from the untransformed pass."""
     import torch.nn.functional as F
 
     from .data import selection_score
+    from .inference import ENSEMBLES, dihedral
     from .metrics import psnr
 
     model.eval()
     m = model.cfg.pad_multiple
+
+    def run(x: torch.Tensor):
+        h, w = x.shape[-2:]
+        if h % m or w % m:
+            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
+        out = model(x)
+        return out.image[..., :h, :w].clamp(0, 1), out
+
     per: dict[str, list[float]] = {}
     correct = 0
     for s in val:
         lq = torch.from_numpy(s["lq"])[None].to(device)  # (1,3,H,W)
-        h, w = lq.shape[-2:]
-        if h % m or w % m:
-            lq = F.pad(lq, (0, (-w) % m, 0, (-h) % m), mode="reflect")
-        out = model(lq)
-        pred = out.image[..., :h, :w].clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        img, out = run(lq)
+        if ensemble:
+            for k, f in ENSEMBLES[ensemble][1:]:
+                img = img + dihedral(run(dihedral(lq, k, f))[0], k, f, inverse=True)
+            img = img / len(ENSEMBLES[ensemble])
+        pred = img[0].permute(1, 2, 0).cpu().numpy()
         name = s.get("kind", CLASSES[int(s["label"])])
         per.setdefault(name, []).append(psnr(pred, s["gt"].transpose(1, 2, 0)))
         correct += int(out.proto_sim_global.argmax(1).item() == int(s["label"]))

@@ -20,11 +20,12 @@ import torch
 
 from .checkpoint import CheckpointError, load_model
 from .data import VAL_PROFILES, val_set, val_set_full
+from .inference import ENSEMBLES
 from .train import validate
 
 
 def compare(weights: list[str], profile: str = "full", n: int = 48, tasks: str = "five",
-            root: str | None = None, progress: bool = True) -> dict:
+            root: str | None = None, progress: bool = True, ensemble: str | None = None) -> dict:
     """Validation results per weights folder: {"profile", "n", "rows": [{"weights", ...validate()}]}."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"profile must be one of {VAL_PROFILES}, got {profile!r}")
@@ -33,18 +34,19 @@ def compare(weights: list[str], profile: str = "full", n: int = 48, tasks: str =
     for w in weights:
         t0 = time.perf_counter()
         model, _ = load_model(w)
-        res = validate(model, val, torch.device("cpu"), profile)
+        res = validate(model, val, torch.device("cpu"), profile, ensemble=ensemble)
         rows.append({"weights": str(w), **res, "seconds": round(time.perf_counter() - t0, 1)})
         if progress:
             print(f"{w}: score {res['score']:.2f} in {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
-    return {"profile": profile, "n": n, "tasks": tasks, "rows": rows}
+    return {"profile": profile, "n": n, "tasks": tasks, "ensemble": ensemble, "rows": rows}
 
 
 def to_markdown(result: dict) -> str:
     meta = ("mean_psnr", "recognition", "score", "weights", "seconds")
     cats = [k for k in result["rows"][0] if k not in meta] if result["rows"] else []
     head = ["weights", *cats, "mean", "score", "recognition"]
-    lines = [f"Validation profile `{result['profile']}`, {result['n']} samples "
+    ens = f", self-ensemble `{result['ensemble']}`" if result.get("ensemble") else ""
+    lines = [f"Validation profile `{result['profile']}`, {result['n']} samples{ens} "
              f"(PSNR dB per category; score = the checkpoint-selection number)", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", choices=("three", "five"), default="five")
     p.add_argument("--data-root", help="datasets folder (default ../shared/datasets)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--ensemble", choices=sorted(ENSEMBLES), default=None,
+                   help="geometric self-ensemble: mirror (2x the time) or x8 (8x)")
     p.add_argument("--out", help="also write the table here (.md) and a .json beside it")
     a = p.parse_args(argv)
     if a.threads:
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.n < 1:
         p.error("--n must be at least 1")
     try:
-        result = compare(a.weights, a.profile, a.n, a.tasks, a.data_root)
+        result = compare(a.weights, a.profile, a.n, a.tasks, a.data_root, ensemble=a.ensemble)
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -88,3 +88,17 @@ def test_restore_cli_as_module(tmp_path, weights_dir):
     p = subprocess.run([sys.executable, "-m", "slerir.restore", str(tmp_path / "z.png"), str(tmp_path / "o.png"),
                         "--weights", str(tmp_path / "missing")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "not found" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_evaluate_mirror_ensemble_is_recorded_and_differs(tmp_path, weights_dir, data_root):
+    outs = {}
+    for ens in (None, "mirror"):
+        out = tmp_path / str(ens)
+        args = ["--weights", str(weights_dir), "--suite", "lol", "--limit", "1", "--data-root", str(data_root),
+                "--out", str(out)] + (["--ensemble", ens] if ens else [])
+        assert evaluate_main(args) == 0
+        outs[ens] = json.loads((out / "results.json").read_text())
+    assert outs["mirror"]["meta"]["ensemble"] == "mirror" and outs[None]["meta"]["ensemble"] is None
+    assert "`mirror` self-ensemble" in (tmp_path / "mirror" / "results.md").read_text()
+    assert outs["mirror"]["rows"][0]["psnr"] != outs[None]["rows"][0]["psnr"]
+    assert outs["mirror"]["rows"][0]["input_psnr"] == outs[None]["rows"][0]["input_psnr"]

@@ -128,3 +128,32 @@ def test_deterministic(restorer):
     assert np.array_equal(a.image, b.image)
     for x, y in zip(a.routing, b.routing):
         assert np.array_equal(x.weights, y.weights)
+
+
+def test_dihedral_inverse_and_eight_distinct():
+    from slerir.inference import DIHEDRAL, dihedral
+
+    a = np.arange(2 * 3 * 1).reshape(2, 3, 1)
+    t = torch.arange(6.0).reshape(1, 1, 2, 3)
+    seen = set()
+    for k, f in DIHEDRAL:
+        assert np.array_equal(dihedral(dihedral(a, k, f), k, f, inverse=True), a)
+        assert torch.equal(dihedral(dihedral(t, k, f), k, f, inverse=True), t)
+        assert np.array_equal(dihedral(t, k, f)[0].permute(1, 2, 0).numpy(), dihedral(a, k, f))  # same maps
+        seen.add(dihedral(a, k, f).tobytes())
+    assert len(seen) == 8
+
+
+def test_mirror_ensemble_averages_image_and_undone_mirror(restorer):
+    img = _image(70, 90, seed=3)
+    plain = restorer.restore(img)
+    mirrored = restorer.restore(np.ascontiguousarray(img[:, ::-1]), capture=False)
+    ens = restorer.restore(img, ensemble="mirror")
+    np.testing.assert_allclose(ens.image, (plain.image + mirrored.image[:, ::-1]) / 2, atol=1e-6)
+    assert not np.allclose(ens.image, plain.image, atol=1e-4)  # the mirror pass really changes the result
+    np.testing.assert_array_equal(ens.class_probs, plain.class_probs)  # maps from the untransformed pass
+    assert len(ens.routing) == len(plain.routing) and ens.image.shape == img.shape
+    x8 = restorer.restore(img, ensemble="x8", capture=False)
+    assert x8.image.shape == img.shape and np.isfinite(x8.image).all()
+    with pytest.raises(ValueError, match="ensemble"):
+        restorer.restore(img, ensemble="x4")
