@@ -37,10 +37,11 @@ PRETTY = {
 
 def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=None, limit: int | None = None,
              ssim_variant: str = "skimage", protocol: str = "full", baselines: bool = False,
-             progress: bool = True, ensemble: str | None = None) -> dict:
+             progress: bool = True) -> dict:
     """Evaluate on a suite; returns {"rows": [...], "meta": {...}} (JSON-serialisable).
 
-    ``ensemble``: restore with a geometric self-ensemble (``Restorer.restore(ensemble=...)``)."""
+    A restorer built with ``ensemble=`` (``Restorer``) restores through that self-ensemble; the meta
+    records which."""
     from tqdm import tqdm
 
     names = SUITES[suite] if isinstance(suite, str) else list(suite)
@@ -69,7 +70,7 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
             acc["in_psnr"].append(psnr(lq, gt))
             acc["in_ssim"].append(ssim(lq, gt, ssim_variant))
             if restorer is not None:
-                res = restorer.restore(lq, capture=False, ensemble=ensemble)
+                res = restorer.restore(lq, capture=False)
                 acc["seconds"].append(res.seconds)
                 acc["psnr"].append(psnr(res.image, gt))
                 acc["ssim"].append(ssim(res.image, gt, ssim_variant))
@@ -94,7 +95,7 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
         })
     bar.close()
     meta = {"suite": suite, "protocol": protocol, "ssim_variant": ssim_variant, "ssim_description": SSIM_VARIANTS.get(ssim_variant),
-            "limit": limit, "ensemble": ensemble, "wall_time_s": round(time.time() - t_start, 1), "torch_threads": torch.get_num_threads()}
+            "limit": limit, "ensemble": getattr(restorer, "ensemble", None), "wall_time_s": round(time.time() - t_start, 1), "torch_threads": torch.get_num_threads()}
     if restorer is not None:
         meta["model"] = restorer.cfg.name
         meta["weights_step"] = restorer.meta.get("step")
@@ -169,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     suite = a.suite if a.suite in SUITES else [s.strip() for s in a.suite.split(",") if s.strip()]
     try:
-        restorer = None if a.no_model else Restorer.from_pretrained(a.weights)
+        restorer = None if a.no_model else Restorer.from_pretrained(a.weights, ensemble=a.ensemble)
         result = evaluate(restorer, suite, a.data_root, a.limit, a.ssim, a.protocol, a.baselines,
-                          progress=sys.stderr.isatty() or bool(a.out), ensemble=a.ensemble)
+                          progress=sys.stderr.isatty() or bool(a.out))
     except (FileNotFoundError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -153,10 +153,15 @@ class Restorer:
             None for no limit (the CLI tiles anything).
         capture_max_side: routing/embedding maps larger than this are average-pooled for capture.
         threads: torch threads (0: leave as is).
+        ensemble: geometric self-ensemble of every ``restore`` (the "+" rows of the restoration
+            literature): restore transformed copies, undo the transforms and average. "mirror": the
+            image and its left-right mirror (2x the time); "x8": all rotations/mirrors (8x); None: off.
+            See ``ENSEMBLES``. Embedding, class and routing maps come from the untransformed pass.
     """
 
     def __init__(self, model: SLERIR, meta: dict | None = None, tile: int = 512, overlap: int = 32,
-                 max_pixels: int | None = None, capture_max_side: int = 1024, threads: int = 0):
+                 max_pixels: int | None = None, capture_max_side: int = 1024, threads: int = 0,
+                 ensemble: str | None = None):
         self.model = model.eval()
         self.cfg = model.cfg
         self.meta = meta or {}
@@ -164,6 +169,9 @@ class Restorer:
         if tile % m:
             raise ValueError(f"tile must be a multiple of {m}")
         self.tile, self.overlap = tile, overlap
+        if ensemble is not None and ensemble not in ENSEMBLES:
+            raise ValueError(f"ensemble must be one of {sorted(ENSEMBLES)} or None, got {ensemble!r}")
+        self.ensemble = ensemble
         self.max_pixels = max_pixels
         self.capture_max_side = capture_max_side
         if threads:
@@ -218,7 +226,6 @@ class Restorer:
         force_expert: dict[str, int] | None = None,
         tile: int | None = None,
         progress: Callable[[int, int], None] | None = None,
-        ensemble: str | None = None,
     ) -> RestorationResult:
         """Restore one image.
 
@@ -230,16 +237,16 @@ class Restorer:
             force_expert: {layer name: expert} to route every pixel of a layer to one expert.
             tile: tile side (default ``self.tile``); images no larger than it run whole.
             progress: callback(done_tiles, total_tiles).
-            ensemble: geometric self-ensemble (the "+" rows of the restoration literature): restore
-                transformed copies of the image, undo the transforms and average. "mirror": the image
-                and its left-right mirror (2x the time); "x8": all rotations/mirrors (8x). See
-                ``ENSEMBLES``. Embedding, class and routing maps come from the untransformed pass.
+
+        With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then
+        counts passes).
         """
-        if ensemble:
-            if ensemble not in ENSEMBLES:
-                raise ValueError(f"ensemble must be one of {sorted(ENSEMBLES)} or None, got {ensemble!r}")
-            return self._restore_ensemble(image, ENSEMBLES[ensemble], capture=capture, top_k=top_k, fusion=fusion,
-                                          force_expert=force_expert, tile=tile, progress=progress)
+        if self.ensemble:
+            return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
+                                          fusion=fusion, force_expert=force_expert, tile=tile, progress=progress)
+        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress)
+
+    def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress) -> RestorationResult:
         t0 = time.perf_counter()
         if self.max_pixels is not None and isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
             size = peek_size(image)  # refuse from the header: decoding first could cost gigabytes
@@ -277,14 +284,14 @@ class Restorer:
 
     def _restore_ensemble(self, image, transforms, progress=None, **kw) -> RestorationResult:
         t0 = time.perf_counter()
-        first = self.restore(image, **kw)  # identity pass: checks the input, keeps its maps
+        first = self._restore_once(image, progress=None, **kw)  # identity pass: checks the input, keeps its maps
         acc = first.image.astype(np.float64)
-        capture = kw.pop("capture")
+        kw.pop("capture")
         for i, (k, f) in enumerate(transforms[1:], start=1):
             if progress:
                 progress(i, len(transforms))
             x = np.ascontiguousarray(dihedral(first.input, k, f))
-            out = self.restore(x, capture=False, **kw)
+            out = self._restore_once(x, capture=False, progress=None, **kw)
             acc += dihedral(out.image, k, f, inverse=True)
         if progress:
             progress(len(transforms), len(transforms))

@@ -116,8 +116,8 @@ def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str 
     accuracy, and "score", the number checkpoints are chosen by (``slerir.data.selection_score``).
 
     Samples of any size are padded (reflect) to the model's multiple and cropped back, as
-    ``slerir.inference.Restorer`` does. ``ensemble``: average the 8 rotations/mirrors (as
-    ``Restorer.restore(ensemble=True)``); recognition from the untransformed pass."""
+    ``slerir.inference.Restorer`` does. ``ensemble``: a self-ensemble of ``slerir.inference.ENSEMBLES``
+    ("mirror", "x8"), as ``Restorer(ensemble=...)``; recognition from the untransformed pass."""
     import torch.nn.functional as F
 
     from .data import selection_score

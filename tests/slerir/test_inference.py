@@ -148,12 +148,12 @@ def test_mirror_ensemble_averages_image_and_undone_mirror(restorer):
     img = _image(70, 90, seed=3)
     plain = restorer.restore(img)
     mirrored = restorer.restore(np.ascontiguousarray(img[:, ::-1]), capture=False)
-    ens = restorer.restore(img, ensemble="mirror")
+    ens = Restorer(restorer.model, tile=128, overlap=32, ensemble="mirror").restore(img)
     np.testing.assert_allclose(ens.image, (plain.image + mirrored.image[:, ::-1]) / 2, atol=1e-6)
     assert not np.allclose(ens.image, plain.image, atol=1e-4)  # the mirror pass really changes the result
     np.testing.assert_array_equal(ens.class_probs, plain.class_probs)  # maps from the untransformed pass
     assert len(ens.routing) == len(plain.routing) and ens.image.shape == img.shape
-    x8 = restorer.restore(img, ensemble="x8", capture=False)
+    x8 = Restorer(restorer.model, ensemble="x8").restore(img, capture=False)
     assert x8.image.shape == img.shape and np.isfinite(x8.image).all()
     with pytest.raises(ValueError, match="ensemble"):
-        restorer.restore(img, ensemble="x4")
+        Restorer(restorer.model, ensemble="x4")
