@@ -25,6 +25,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--port", type=int, default=None, help="port (default: env GRADIO_SERVER_PORT or 7860)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("SLERIR_THREADS") or 0),
                     help="torch CPU threads (env SLERIR_THREADS; 0 = torch's default)")
+    ap.add_argument("--ensemble", choices=["mirror", "x8", "none"],
+                    default=os.environ.get("SLERIR_ENSEMBLE") or "mirror",
+                    help="self-ensemble of every restoration (env SLERIR_ENSEMBLE; default mirror: the image "
+                         "and its mirror, 2x the time, as the README's results; none: one pass)")
     return ap.parse_args(argv)
 
 
@@ -42,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     from demo.ui import MAX_PIXELS, TILE, build_demo, launch_kwargs
 
     try:
-        restorer = Restorer.from_pretrained(weights, max_pixels=MAX_PIXELS, tile=TILE, threads=args.threads)
+        restorer = Restorer.from_pretrained(weights, max_pixels=MAX_PIXELS, tile=TILE, threads=args.threads,
+                                            ensemble=None if args.ensemble == "none" else args.ensemble)
     except CheckpointError as e:
         sys.exit(f"SLER-IR Studio: cannot load the weights: {e}")
     except (ValueError, TypeError, RuntimeError) as e:  # e.g. a wrongly typed config.json value

@@ -39,7 +39,7 @@ from PIL import Image
 from slerir.checkpoint import CheckpointError
 from slerir.degradations import KINDS, MASK_KINDS, DegradationSpec, degrade
 from slerir.imaging import ImageError, load_image, peek_size, to_uint8
-from slerir.inference import RestorationResult, Restorer
+from slerir.inference import ENSEMBLES, RestorationResult, Restorer
 from slerir.metrics import psnr, ssim
 
 log = logging.getLogger("slerir.demo")
@@ -350,6 +350,9 @@ class Callbacks:
         pred = res.predicted_class
         p = float(res.class_probs.max())
         tiles = f"{res.tiles} overlapping tiles of {self.tile} px" if res.tiles > 1 else "whole image, no tiling"
+        ens = getattr(self.restorer, "ensemble", None)
+        if ens:
+            tiles += f"; `{ens}` self-ensemble: {len(ENSEMBLES[ens])} passes averaged"
         head = (f"**Looks clean** ({p:.0%}): the model sees no degradation, so it should change little."
                 if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
         sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))

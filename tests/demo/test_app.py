@@ -362,3 +362,20 @@ def test_browser_upload_restore_and_views(app, images):
     for s in shots:
         assert s.stat().st_size > 10_000
         print(f"screenshot: {s}")
+
+
+def test_app_ensemble_option_and_summary(weights, monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    import app as app_module
+    from demo.callbacks import Callbacks
+
+    monkeypatch.delenv("SLERIR_ENSEMBLE", raising=False)
+    assert app_module.parse_args([]).ensemble == "mirror"  # as the README's results
+    assert app_module.parse_args(["--ensemble", "none"]).ensemble == "none"
+    monkeypatch.setenv("SLERIR_ENSEMBLE", "x8")
+    assert app_module.parse_args([]).ensemble == "x8"
+    img = np.random.default_rng(1).random((40, 56, 3), dtype=np.float32)
+    for ens, expect in (("mirror", "2 passes"), (None, None)):
+        cb = Callbacks(Restorer.from_pretrained(weights, ensemble=ens))
+        text = cb.restore_summary(cb.run(img), (40, 56), (40, 56))
+        assert (expect in text) if expect else ("self-ensemble" not in text)
