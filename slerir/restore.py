@@ -4,7 +4,8 @@
     python -m slerir.restore IN_FOLDER OUT_FOLDER     # every image, same names, written as PNG
 
 IN and OUT are both files or both folders. Large images are tiled (bounded memory). Output is
-always lossless PNG; in folder mode an existing output is kept unless --overwrite.
+always lossless PNG; in folder mode an existing output is kept unless --overwrite. By default each
+image is restored with the mirror self-ensemble (``--ensemble none``: a single pass, half the time).
 """
 from __future__ import annotations
 
@@ -31,13 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None, help="weights folder or .safetensors (default assets/weights)")
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--ensemble", choices=["mirror", "x8", "none"], default="mirror",
+                    help="self-ensemble: mirror (default: the image and its mirror averaged, 2x the time), "
+                         "x8 (all rotations/mirrors) or none (one pass)")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
     if not a.input.exists():
         print(f"error: {a.input} does not exist", file=sys.stderr)
         return 2
     try:
-        restorer = Restorer.from_pretrained(a.weights, tile=a.tile)
+        restorer = Restorer.from_pretrained(a.weights, tile=a.tile,
+                                            ensemble=None if a.ensemble == "none" else a.ensemble)
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -102,3 +102,18 @@ def test_evaluate_mirror_ensemble_is_recorded_and_differs(tmp_path, weights_dir,
     assert "`mirror` self-ensemble" in (tmp_path / "mirror" / "results.md").read_text()
     assert outs["mirror"]["rows"][0]["psnr"] != outs[None]["rows"][0]["psnr"]
     assert outs["mirror"]["rows"][0]["input_psnr"] == outs[None]["rows"][0]["input_psnr"]
+
+
+def test_restore_cli_ensemble_default_mirror_and_none(tmp_path, weights_dir):
+    from slerir.inference import Restorer
+
+    x = np.random.default_rng(2).integers(0, 255, (24, 40, 3), dtype=np.uint8)
+    Image.fromarray(x).save(tmp_path / "x.png")
+    assert restore_main([str(tmp_path / "x.png"), str(tmp_path / "m.png"), "--weights", str(weights_dir)]) == 0
+    assert restore_main([str(tmp_path / "x.png"), str(tmp_path / "n.png"), "--weights", str(weights_dir),
+                         "--ensemble", "none"]) == 0
+    m, n = (np.asarray(Image.open(tmp_path / f), dtype=np.float32) / 255 for f in ("m.png", "n.png"))
+    single = Restorer.from_pretrained(weights_dir).restore(tmp_path / "x.png", capture=False).image
+    mirror = Restorer.from_pretrained(weights_dir, ensemble="mirror").restore(tmp_path / "x.png", capture=False).image
+    assert np.abs(n - single).max() <= 1 / 255 + 1e-6 and np.abs(m - mirror).max() <= 1 / 255 + 1e-6
+    assert np.abs(m - n).max() > 2 / 255  # the default really is the ensemble
