@@ -37,8 +37,11 @@ PRETTY = {
 
 def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=None, limit: int | None = None,
              ssim_variant: str = "skimage", protocol: str = "full", baselines: bool = False,
-             progress: bool = True) -> dict:
+             progress: bool = True, jobs: int = 1) -> dict:
     """Evaluate on a suite; returns {"rows": [...], "meta": {...}} (JSON-serialisable).
+
+    ``jobs`` > 1 runs the classical baselines in that many worker processes (CBM3D is single-threaded
+    and the slow part); the model itself runs in this process.
 
     A restorer built with ``ensemble=`` (``Restorer``) restores through that self-ensemble; the meta
     records which."""
@@ -59,43 +62,56 @@ def evaluate(restorer: Restorer | None, suite: str | list[str] = "all", root=Non
     bar = tqdm(total=total, desc="evaluate", disable=not progress, dynamic_ncols=True, mininterval=1.0)
     rows = []
     t_start = time.time()
-    for name in names:
-        acc = {"psnr": [], "ssim": [], "in_psnr": [], "in_ssim": [], "correct": [], "base_psnr": [], "base_ssim": [], "seconds": [],
-               "predicted": {}}
-        task = BENCHMARKS[name]["task"]
-        for pair in iter_benchmark(name, root, limit):
-            lq, gt = pair.lq, pair.gt
+    pool = None
+    if baselines and jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(jobs)
+    try:
+        for name in names:
+            acc = {"psnr": [], "ssim": [], "in_psnr": [], "in_ssim": [], "correct": [], "base_psnr": [], "base_ssim": [], "seconds": [],
+                   "predicted": {}}
+            task = BENCHMARKS[name]["task"]
+            pairs = ((p.lq, p.gt) for p in iter_benchmark(name, root, limit))
             if protocol == "literature":
-                lq, gt = crop_to_multiple(lq, 16), crop_to_multiple(gt, 16)
-            acc["in_psnr"].append(psnr(lq, gt))
-            acc["in_ssim"].append(ssim(lq, gt, ssim_variant))
-            if restorer is not None:
-                res = restorer.restore(lq, capture=False)
-                acc["seconds"].append(res.seconds)
-                acc["psnr"].append(psnr(res.image, gt))
-                acc["ssim"].append(ssim(res.image, gt, ssim_variant))
-                acc["correct"].append(res.predicted_class == task)
-                acc["predicted"][res.predicted_class] = acc["predicted"].get(res.predicted_class, 0) + 1
-            if baselines and base_fns[name][1] is not None:
-                out = base_fns[name][1](lq)
-                acc["base_psnr"].append(psnr(out, gt))
-                acc["base_ssim"].append(ssim(out, gt, ssim_variant))
-            bar.update(1)
-        mean = lambda v: float(np.mean(v)) if v else None
-        rows.append({
-            "benchmark": name, "task": task, "n": len(acc["in_psnr"]),
-            "psnr": mean(acc["psnr"]), "ssim": mean(acc["ssim"]),
-            "input_psnr": mean(acc["in_psnr"]), "input_ssim": mean(acc["in_ssim"]),
-            "recognition": mean([float(c) for c in acc["correct"]]),
-            # how many images the embedding assigned to each class (the confusion row of this set)
-            "predicted": dict(sorted(acc["predicted"].items(), key=lambda kv: -kv[1])) if restorer is not None else None,
-            "baseline": base_fns[name][0] if baselines else None,
-            "baseline_psnr": mean(acc["base_psnr"]), "baseline_ssim": mean(acc["base_ssim"]),
-            "seconds_per_image": mean(acc["seconds"]),
-        })
-    bar.close()
+                pairs = ((crop_to_multiple(lq, 16), crop_to_multiple(gt, 16)) for lq, gt in pairs)
+            pending = None
+            if pool is not None and base_fns[name][1] is not None:  # the whole set to the workers at once
+                pairs = list(pairs)
+                pending = [pool.submit(base_fns[name][1], lq) for lq, _ in pairs]
+            for i, (lq, gt) in enumerate(pairs):
+                acc["in_psnr"].append(psnr(lq, gt))
+                acc["in_ssim"].append(ssim(lq, gt, ssim_variant))
+                if restorer is not None:
+                    res = restorer.restore(lq, capture=False)
+                    acc["seconds"].append(res.seconds)
+                    acc["psnr"].append(psnr(res.image, gt))
+                    acc["ssim"].append(ssim(res.image, gt, ssim_variant))
+                    acc["correct"].append(res.predicted_class == task)
+                    acc["predicted"][res.predicted_class] = acc["predicted"].get(res.predicted_class, 0) + 1
+                if baselines and base_fns[name][1] is not None:
+                    out = pending[i].result() if pending is not None else base_fns[name][1](lq)
+                    acc["base_psnr"].append(psnr(out, gt))
+                    acc["base_ssim"].append(ssim(out, gt, ssim_variant))
+                bar.update(1)
+            mean = lambda v: float(np.mean(v)) if v else None
+            rows.append({
+                "benchmark": name, "task": task, "n": len(acc["in_psnr"]),
+                "psnr": mean(acc["psnr"]), "ssim": mean(acc["ssim"]),
+                "input_psnr": mean(acc["in_psnr"]), "input_ssim": mean(acc["in_ssim"]),
+                "recognition": mean([float(c) for c in acc["correct"]]),
+                # how many images the embedding assigned to each class (the confusion row of this set)
+                "predicted": dict(sorted(acc["predicted"].items(), key=lambda kv: -kv[1])) if restorer is not None else None,
+                "baseline": base_fns[name][0] if baselines else None,
+                "baseline_psnr": mean(acc["base_psnr"]), "baseline_ssim": mean(acc["base_ssim"]),
+                "seconds_per_image": mean(acc["seconds"]),
+            })
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     meta = {"suite": suite, "protocol": protocol, "ssim_variant": ssim_variant, "ssim_description": SSIM_VARIANTS.get(ssim_variant),
-            "limit": limit, "ensemble": getattr(restorer, "ensemble", None), "wall_time_s": round(time.time() - t_start, 1), "torch_threads": torch.get_num_threads()}
+            "limit": limit, "baseline_jobs": jobs if baselines else None, "ensemble": getattr(restorer, "ensemble", None), "wall_time_s": round(time.time() - t_start, 1), "torch_threads": torch.get_num_threads()}
     if restorer is not None:
         meta["model"] = restorer.cfg.name
         meta["weights_step"] = restorer.meta.get("step")
@@ -163,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-model", action="store_true", help="baselines and input scores only")
     p.add_argument("--ensemble", choices=["mirror", "x8"], default=None,
                    help="geometric self-ensemble (the literature's '+' rows): mirror (2x the time) or x8 (8x)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for the baselines (CBM3D is single-threaded)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default=None, help="folder for results.md and results.json")
     a = p.parse_args(argv)
@@ -172,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         restorer = None if a.no_model else Restorer.from_pretrained(a.weights, ensemble=a.ensemble)
         result = evaluate(restorer, suite, a.data_root, a.limit, a.ssim, a.protocol, a.baselines,
-                          progress=sys.stderr.isatty() or bool(a.out))
+                          progress=sys.stderr.isatty() or bool(a.out), jobs=max(1, a.jobs))
     except (FileNotFoundError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

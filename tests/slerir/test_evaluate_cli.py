@@ -117,3 +117,16 @@ def test_restore_cli_ensemble_default_mirror_and_none(tmp_path, weights_dir):
     mirror = Restorer.from_pretrained(weights_dir, ensemble="mirror").restore(tmp_path / "x.png", capture=False).image
     assert np.abs(n - single).max() <= 1 / 255 + 1e-6 and np.abs(m - mirror).max() <= 1 / 255 + 1e-6
     assert np.abs(m - n).max() > 2 / 255  # the default really is the ensemble
+
+
+def test_baselines_in_worker_processes_match_inline(data_root):
+    from slerir.evaluate import evaluate
+
+    one = evaluate(None, ["lol", "rain100l"], data_root, limit=2, baselines=True, progress=False)
+    two = evaluate(None, ["lol", "rain100l"], data_root, limit=2, baselines=True, progress=False, jobs=2)
+    lol1, rain1 = one["rows"]
+    lol2, rain2 = two["rows"]
+    assert lol1["baseline_psnr"] is not None and lol1["baseline_psnr"] == pytest.approx(lol2["baseline_psnr"], abs=1e-9)
+    assert lol1["baseline_ssim"] == pytest.approx(lol2["baseline_ssim"], abs=1e-9) and lol1["n"] == lol2["n"] == 2
+    assert rain1["baseline_psnr"] is None and rain2["baseline_psnr"] is None and rain2["n"] == 2  # no deraining baseline
+    assert two["meta"]["baseline_jobs"] == 2
