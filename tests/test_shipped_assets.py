@@ -30,5 +30,14 @@ def test_shipped_model_restores_shipped_noisy_example():
     clean, noisy = _png("clean_chelsea.png"), _png("noise_chelsea.png")
     out = r.restore(noisy, capture=False).image
     assert psnr(out, clean) > psnr(noisy, clean) + 3.0
-    # a clean photo passes through nearly unchanged
-    assert psnr(r.restore(clean, capture=False).image, clean) > 27.0
+
+
+def test_shipped_model_leaves_clean_photos_nearly_alone():
+    # every clean example (studio shots with black areas, dim and bright scenes) comes back close to
+    # itself: over the five, at least 28 dB on average and none below 25 (stages 3 and 4 averaged 25)
+    r = Restorer.from_pretrained(ASSETS / "weights")
+    names = sorted(p.name for p in (ASSETS / "examples").glob("clean_*.png"))
+    assert len(names) == 5
+    scores = {n: psnr(r.restore(_png(n), capture=False).image, _png(n)) for n in names}
+    assert np.mean(list(scores.values())) >= 28.0, scores
+    assert min(scores.values()) >= 25.0, scores
