@@ -239,8 +239,8 @@ class Restorer:
             tile: tile side (default ``self.tile``); images no larger than it run whole.
             progress: callback(done_tiles, total_tiles).
 
-        With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then
-        counts passes).
+        With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then counts
+        the tiles of all passes).
         """
         if self.ensemble:
             return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
@@ -285,18 +285,19 @@ class Restorer:
 
     def _restore_ensemble(self, image, transforms, progress=None, **kw) -> RestorationResult:
         t0 = time.perf_counter()
-        first = self._restore_once(image, progress=None, **kw)  # identity pass: checks the input, keeps its maps
+        n = len(transforms)
+
+        def part(i):  # tile progress of pass i as a share of all passes' tiles
+            return None if progress is None else (lambda done, total: progress(i * total + done, n * total))
+
+        first = self._restore_once(image, progress=part(0), **kw)  # identity pass: checks the input, keeps its maps
         acc = first.image.astype(np.float64)
         kw.pop("capture")
         for i, (k, f) in enumerate(transforms[1:], start=1):
-            if progress:
-                progress(i, len(transforms))
             x = np.ascontiguousarray(dihedral(first.input, k, f))
-            out = self._restore_once(x, capture=False, progress=None, **kw)
+            out = self._restore_once(x, capture=False, progress=part(i), **kw)
             acc += dihedral(out.image, k, f, inverse=True)
-        if progress:
-            progress(len(transforms), len(transforms))
-        first.image = np.ascontiguousarray(acc / len(transforms), dtype=np.float32)
+        first.image = np.ascontiguousarray(acc / n, dtype=np.float32)
         first.seconds = time.perf_counter() - t0
         return first
 

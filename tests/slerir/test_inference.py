@@ -153,6 +153,10 @@ def test_mirror_ensemble_averages_image_and_undone_mirror(restorer):
     assert not np.allclose(ens.image, plain.image, atol=1e-4)  # the mirror pass really changes the result
     np.testing.assert_array_equal(ens.class_probs, plain.class_probs)  # maps from the untransformed pass
     assert len(ens.routing) == len(plain.routing) and ens.image.shape == img.shape
+    calls = []
+    Restorer(restorer.model, tile=32, overlap=8, ensemble="mirror").restore(img, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1][0] == calls[-1][1] and calls[-1][1] % 2 == 0 and len(calls) == calls[-1][1]  # both passes' tiles
+    assert [d for d, _ in calls] == list(range(1, len(calls) + 1))
     x8 = Restorer(restorer.model, ensemble="x8").restore(img, capture=False)
     assert x8.image.shape == img.shape and np.isfinite(x8.image).all()
     with pytest.raises(ValueError, match="ensemble"):
