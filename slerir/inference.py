@@ -57,6 +57,17 @@ def dihedral(a, k: int, flip: bool, inverse: bool = False):
     return rot(a, -k)
 
 
+def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
+    """Pad (..., H, W) at the bottom and right to multiples of ``m`` (reflect; replicate where the
+    image is too small to reflect); returns the padded tensor and the original H, W to crop back to."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, h, w
+
+
 @dataclass
 class LayerMap:
     """Routing of one layer, cropped to the image; arrays are numpy.
@@ -190,13 +201,7 @@ class Restorer:
 
     # ------------------------------------------------------------------------------------------
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-        m = self.cfg.pad_multiple
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        return x, h, w
+        return pad_to_multiple(x, self.cfg.pad_multiple)
 
     @torch.inference_mode()
     def _global_stats(self, x: torch.Tensor, chunk: int = 1024) -> tuple:

@@ -115,22 +115,17 @@ def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str 
     """PSNR per category (on the fixed validation samples), their mean, global nearest-prototype
     accuracy, and "score", the number checkpoints are chosen by (``slerir.data.selection_score``).
 
-    Samples of any size are padded (reflect) to the model's multiple and cropped back, as
-    ``slerir.inference.Restorer`` does. ``ensemble``: a self-ensemble of ``slerir.inference.ENSEMBLES``
+    Samples of any size are padded to the model's multiple and cropped back
+    (``slerir.inference.pad_to_multiple``, as ``Restorer`` does). ``ensemble``: a self-ensemble of ``slerir.inference.ENSEMBLES``
     ("mirror", "x8"), as ``Restorer(ensemble=...)``; recognition from the untransformed pass."""
-    import torch.nn.functional as F
-
     from .data import selection_score
-    from .inference import ENSEMBLES, dihedral
+    from .inference import ENSEMBLES, dihedral, pad_to_multiple
     from .metrics import psnr
 
     model.eval()
-    m = model.cfg.pad_multiple
 
     def run(x: torch.Tensor):
-        h, w = x.shape[-2:]
-        if h % m or w % m:
-            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
+        x, h, w = pad_to_multiple(x, model.cfg.pad_multiple)
         out = model(x)
         return out.image[..., :h, :w].clamp(0, 1), out
 
