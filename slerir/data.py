@@ -26,6 +26,7 @@ from slerir.degradations import (DegradationSpec, degrade, motion_radius, random
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
 LIGHT_HAZE_MAX = 0.25  # upper strength of "light" haze for TrainSampler(light_haze_share=...)
+HAZE_CONTEXT = 3  # a patch with scene haze over it is cut from a haze field this many patches wide
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
 DARK_GAMMA = (1.2, 2.2)  # tone curve x ** gamma of TrainSampler(dark_share=...): deep shadows, bright highlights
 
@@ -109,6 +110,9 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
     centre-cropped, so the blur near the patch border sees real image content, not padding.
+    Patches under full-mask scene haze (``DegradationSpec(scene=True)``) are cut at random from a
+    crop ``HAZE_CONTEXT`` times as wide (at most the image), hazed as a whole: the depth then spans a
+    third of a photo, not its whole range inside one patch, and its sky and edges come from a real view.
     ``gamma``: the clean crop is first toned ``x ** gamma`` (it is then the target too).
 
     Returns:
@@ -118,6 +122,8 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     m = blur_margin(specs)
     size = patch + 2 * m
     h, w = img.shape[:2]
+    if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
+        size = max(size, min(h, w, HAZE_CONTEXT * patch))
     if size > min(h, w):
         raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
     y = int(rng.integers(h - size + 1))
@@ -130,6 +136,9 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     lq, mask = res.image, res.mask
     if m:
         gt, lq, mask = gt[m:-m, m:-m], lq[m:-m, m:-m], mask[m:-m, m:-m]
+    elif size > patch:  # scene haze context: a random patch of it
+        oy, ox = (int(v) for v in rng.integers(size - patch + 1, size=2))
+        gt, lq, mask = (a[oy : oy + patch, ox : ox + patch] for a in (gt, lq, mask))
     counts = np.bincount(mask.ravel(), minlength=NUM_CLASSES)
     frac = (counts / mask.size).astype(np.float32)
     return {"lq": lq, "gt": gt, "mask": mask, "frac": frac, "label": int(np.argmax(counts)),
@@ -166,6 +175,10 @@ class TrainSampler:
         long_blur_share: share of blur samples that get a long motion trajectory (``LONG_BLUR_LENGTH``,
             25..50 px, beyond the strength range's 5..25 px: real camera shake as in GoPro), so the
             model learns what to do with blur it cannot fully undo. 0 draws exactly as earlier versions.
+        varying_blur_share: share of those long-blur samples whose blur varies over the patch
+            (``DegradationSpec(varying=True)``: camera rotation). 0 draws exactly as earlier versions.
+        scene_haze_share: share of haze samples with scene depth (``DegradationSpec(scene=True)``,
+            see :func:`make_sample` for the wider haze context). 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -173,7 +186,8 @@ class TrainSampler:
                  batch: int = 8, mixed_share: float = 0.3, clean_share: float = 0.05, split: str = "train",
                  seed: int = 0, rank: int = 0, world_size: int = 1,
                  task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
-                 long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0) -> None:
+                 long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
+                 varying_blur_share: float = 0.0, scene_haze_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -194,6 +208,10 @@ class TrainSampler:
         if not 0.0 <= long_blur_share <= 1.0:
             raise ValueError(f"long_blur_share must be in [0, 1], got {long_blur_share}")
         self.long_blur_share = float(long_blur_share)
+        for name, v in (("varying_blur_share", varying_blur_share), ("scene_haze_share", scene_haze_share)):
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        self.varying_blur_share, self.scene_haze_share = float(varying_blur_share), float(scene_haze_share)
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -213,6 +231,12 @@ class TrainSampler:
         if self.long_blur_share > 0:
             specs = [replace(sp, length=float(rng.uniform(*LONG_BLUR_LENGTH)))
                      if sp.kind == "blur" and rng.random() < self.long_blur_share else sp for sp in specs]
+        if self.varying_blur_share > 0:
+            specs = [replace(sp, varying=True) if sp.kind == "blur" and sp.length is not None
+                     and rng.random() < self.varying_blur_share else sp for sp in specs]
+        if self.scene_haze_share > 0:
+            specs = [replace(sp, scene=True) if sp.kind == "haze" and rng.random() < self.scene_haze_share
+                     else sp for sp in specs]
         return specs
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -282,12 +306,12 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full")
+VAL_PROFILES = ("patch", "full", "scene")  # "scene": "full" with scene haze and varying long blur
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
 def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Sequence[str] = "five",
-                 seed: int = 321) -> list[dict[str, Any]]:
+                 seed: int = 321, scene: bool = False) -> list[dict[str, Any]]:
     """Fixed validation images for checkpoint choice that look like the benchmarks' inputs: whole
     photos of split="val" (481x321 or 321x481, no crop, no flips), degraded at benchmark-like levels.
 
@@ -298,6 +322,9 @@ def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Seque
     is a long motion trajectory (``LONG_BLUR_LENGTH``, camera shake); low light and mixtures draw the full
     range. Whole images also exercise the global head on full-image statistics and show when a model
     alters clean photos (e.g. brightens them), which 128-px crops miss.
+
+    ``scene`` (the "scene" profile): haze with scene depth and every second long blur varying over
+    the photo (``DegradationSpec(scene=True)`` / ``varying=True``); the other images are unchanged.
 
     Returns dicts like :func:`val_set` ("lq", "gt" (3, H, W) float32, "mask", "frac", "label", "kind",
     "params"), of varying H, W; :func:`slerir.train.validate` pads them to the model's multiple.
@@ -322,9 +349,10 @@ def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Seque
         elif cat == "rain":
             specs = [DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))]
         elif cat == "haze":
-            specs = [DegradationSpec("haze", strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)))]
+            specs = [DegradationSpec("haze", strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)), scene=scene)]
         elif cat == "blur" and turn % 2:
-            specs = [DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)))]
+            specs = [DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)),
+                                     varying=scene and turn % 4 == 3)]
         else:
             specs = [DegradationSpec(cat)]
         res = degrade(gt, specs, rng)
@@ -336,6 +364,17 @@ def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Seque
     return out
 
 
+def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
+                    tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
+    """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`)
+    or "scene" (:func:`val_set_full` with ``scene=True``)."""
+    if profile not in VAL_PROFILES:
+        raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
+    if profile == "patch":
+        return val_set(root=root, n=n, tasks=tasks)
+    return val_set_full(root=root, n=n, tasks=tasks, scene=profile == "scene")
+
+
 def selection_score(res: dict[str, float], profile: str = "patch") -> float:
     """The number checkpoints are chosen by: the mean PSNR over categories; for the "full" profile
     the clean categories ("clean", "dark") count at most ``CLEAN_CAP_DB`` (beyond that a returned photo is unchanged to
@@ -343,7 +382,7 @@ def selection_score(res: dict[str, float], profile: str = "patch") -> float:
     if profile not in VAL_PROFILES:
         raise ValueError(f"val profile must be one of {VAL_PROFILES}, got {profile!r}")
     cats = {k: v for k, v in res.items() if k not in ("mean_psnr", "recognition", "score", "step")}
-    if profile == "full":
+    if profile in ("full", "scene"):
         for k in ("clean", "dark"):
             if k in cats:
                 cats[k] = min(cats[k], CLEAN_CAP_DB)

@@ -736,7 +736,9 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
                         light_rain_share=getattr(tc, "light_rain_share", 0.0),
                         long_blur_share=getattr(tc, "long_blur_share", 0.0),
                         light_haze_share=getattr(tc, "light_haze_share", 0.0),
-                        dark_share=getattr(tc, "dark_share", 0.0))
+                        dark_share=getattr(tc, "dark_share", 0.0),
+                        varying_blur_share=getattr(tc, "varying_blur_share", 0.0),
+                        scene_haze_share=getattr(tc, "scene_haze_share", 0.0))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:
@@ -744,11 +746,7 @@ def make_val_set(tc: Any) -> list[dict[str, Any]]:
     the training pairs), else ``slerir.data.val_set`` (the CBSD432 validation split)."""
     if (getattr(tc, "data_layout", "synthetic") or "synthetic") == "standard":
         return val_set_std(root=getattr(tc, "std_root", None), n=tc.val_n, tasks=tc.tasks)
-    from slerir.data import val_set, val_set_full
+    from slerir.data import profile_val_set
 
-    profile = getattr(tc, "val_profile", "patch") or "patch"
-    if profile == "full":
-        return val_set_full(root=tc.data_root, n=tc.val_n, tasks=tc.tasks)
-    if profile != "patch":
-        raise ValueError(f"val_profile must be 'patch' or 'full', got {profile!r}")
-    return val_set(root=tc.data_root, n=tc.val_n, tasks=tc.tasks)
+    return profile_val_set(getattr(tc, "val_profile", "patch") or "patch", root=tc.data_root, n=tc.val_n,
+                           tasks=tc.tasks)

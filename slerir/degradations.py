@@ -18,11 +18,15 @@ Physical models (the parameter ranges are ours; ``strength`` in [0, 1] maps line
   transmission ``t = exp(-beta d)``. The depth map ``d`` in [0, 1] is smooth: a linear ramp that is
   mostly farther towards the top of the picture plus low-frequency noise. ``beta`` 0.6..2.5 so that
   ``t`` spans roughly 0.1..0.95; airlight ``A`` in [0.7, 1] with a +-0.05 tint per channel.
+  ``DegradationSpec(scene=True)`` makes the depth follow the picture (:func:`scene_depth`: edge-aware,
+  bright flat grey or blue sky far away) and the airlight grey in [0.8, 1] half of the time, closer to
+  RESIDE's synthesis (per-photo estimated depth, grey ``A`` in [0.8, 1]).
 * **blur**: ``I = J * k`` with either a camera-shake motion kernel (a straight or slightly curved
   trajectory of length 5..25 px) or a defocus disk (radius 1.5..5 px), convolved per channel with
   reflect padding (FFT convolution: fast for 64 px patches and for 512 px images alike). An explicit
   ``DegradationSpec(length=...)`` asks for a motion trajectory of that length (up to 64 px), beyond
-  the strength range: real camera shake (GoPro) is often longer than 25 px.
+  the strength range: real camera shake (GoPro) is often longer than 25 px; with ``varying=True`` the
+  blur changes over the image (two trajectories blended through a smooth field, as camera rotation gives).
 * **lowlight**: an LOL-like under-exposed capture, ``I = Q(g_c * s * J^gamma + n)``: a tone curve
   with gamma 1.5..2.5 darkens mid-tones more than highlights, exposure scale ``s`` 0.5..0.1
   (log-spaced, darker with strength), a slight per-channel colour shift ``g_c``,
@@ -79,6 +83,12 @@ class DegradationSpec:
         sigma: noise only: standard deviation in uint8 units (e.g. 15/25/50); overrides strength.
         length: blur only: a motion trajectory of this many px (overrides strength and always
             blurs by motion; may exceed the strength range, e.g. for GoPro-like camera shake).
+        varying: blur with ``length`` only: the blur varies over the image, a smooth per-pixel blend
+            of two trajectories (the second turned up to 30 degrees and 50-100% as long), as camera
+            rotation during a long exposure gives.
+        scene: haze only: the depth map follows the picture (see :func:`scene_depth`: edges of
+            objects, bright flat sky far away) and the airlight is grey half of the time, as in
+            RESIDE's haze (depth estimated per photo); False uses the content-blind smooth depth.
     """
 
     kind: str
@@ -86,6 +96,8 @@ class DegradationSpec:
     mask: str = "full"
     sigma: float | None = None
     length: float | None = None
+    varying: bool = False
+    scene: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -98,6 +110,10 @@ class DegradationSpec:
             raise ValueError("sigma (>= 0) is only meaningful for kind='noise'")
         if self.length is not None and (self.kind != "blur" or not 1.0 <= self.length <= BLUR_MAX_LENGTH):
             raise ValueError(f"length (1..{BLUR_MAX_LENGTH:g} px) is only meaningful for kind='blur'")
+        if self.varying and (self.kind != "blur" or self.length is None):
+            raise ValueError("varying is only meaningful for kind='blur' with an explicit length")
+        if self.scene and self.kind != "haze":
+            raise ValueError("scene is only meaningful for kind='haze'")
 
     @property
     def class_id(self) -> int:
@@ -322,11 +338,53 @@ def haze_depth(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.nda
     return (lo + (hi - lo) * d).astype(np.float32), {"depth_lo": lo, "depth_hi": hi, "depth_angle": a}
 
 
-def _apply_haze(img, strength, rng):
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Edge-preserving smoothing of ``src`` (H, W) guided by the grey image ``guide`` (He et al.,
+    2010): locally ``q = a guide + b`` over (2 radius + 1)^2 windows, so ``q`` keeps the guide's
+    edges where its local variance exceeds ``eps`` and is smooth elsewhere."""
+    def box(a: np.ndarray) -> np.ndarray:
+        return ndimage.uniform_filter(a, size=2 * radius + 1, mode="reflect")
+
+    mi, mp = box(guide), box(src)
+    a = (box(guide * src) - mi * mp) / (box(guide * guide) - mi * mi + eps)
+    b = mp - a * mi
+    return (box(a) * guide + box(b)).astype(np.float32)
+
+
+SKY_DEPTH = 1.0  # normalised depth of sky pixels in scene_depth (the far end of the range)
+
+
+def scene_depth(img: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Depth in [0, 1] that follows the picture ``img`` (H, W, 3): the content-blind ``base`` (in
+    [0, 1]) made edge-aware with a guided filter on the grey image (depth jumps where objects end),
+    and sky-like pixels (bright, flat, and grey or blue) pushed to ``SKY_DEPTH``: outdoor haze is
+    thickest in the sky and at the horizon and changes at object boundaries."""
+    h, w = base.shape
+    grey = img.mean(axis=2).astype(np.float32)
+    d = np.clip(guided_filter(grey, base, max(2, min(h, w) // 16), 1e-3), 0.0, 1.0)
+    vmax, vmin = img.max(axis=2), img.min(axis=2)
+    sat = (vmax - vmin) / np.maximum(vmax, 1e-3)
+    mean = ndimage.uniform_filter(grey, 7, mode="reflect")
+    std = np.sqrt(np.maximum(ndimage.uniform_filter(grey * grey, 7, mode="reflect") - mean * mean, 0.0))
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    blue = np.clip((b - r) / 0.08, 0, 1) * np.clip((b - g + 0.05) / 0.05, 0, 1)  # blue sky
+    colour = np.maximum(np.clip(1 - sat / 0.4, 0, 1), blue)  # white/grey overcast or blue
+    sky = (np.clip((vmax - 0.55) / 0.25, 0, 1) * colour * np.clip(1 - std / 0.04, 0, 1)).astype(np.float32)
+    sky = np.clip(guided_filter(grey, sky, 4, 1e-2), 0.0, 1.0)
+    return (d * (1 - sky) + SKY_DEPTH * sky).astype(np.float32)
+
+
+def _apply_haze(img, strength, rng, scene=False):
     beta = _lerp(HAZE_BETA, _strength(strength, rng))
     a0 = float(rng.uniform(0.7, 1.0))
     airlight = np.clip(a0 + rng.uniform(-0.05, 0.05, 3), 0.0, 1.0).astype(np.float32)
     depth, dparams = haze_depth(img.shape[:2], rng)
+    if scene:  # draws after those of the content-blind model: scene=False output is unchanged
+        if rng.random() < 0.5:
+            airlight = np.full(3, np.float32(rng.uniform(0.8, 1.0)))  # grey, RESIDE's range
+        lo, hi = dparams["depth_lo"], dparams["depth_hi"]
+        depth = lo + (hi - lo) * scene_depth(img, (depth - lo) / max(hi - lo, 1e-6))
+        dparams["scene"] = True
     t = np.exp(-beta * depth)[:, :, None]  # (H, W, 1)
     out = img * t + airlight * (1.0 - t)
     params = {"beta": beta, "airlight": [float(v) for v in airlight],
@@ -366,7 +424,10 @@ def disk_kernel(radius: float) -> np.ndarray:
     return k / k.sum()
 
 
-def _apply_blur(img, strength, rng, length=None):
+VARYING_TURN = math.pi / 6  # rad: most the second trajectory of a varying blur is turned
+
+
+def _apply_blur(img, strength, rng, length=None, varying=False):
     motion = True
     if length is None:  # else: an explicit trajectory length, motion blur without a strength draw
         s = _strength(strength, rng)
@@ -381,7 +442,15 @@ def _apply_blur(img, strength, rng, length=None):
         radius = _lerp(BLUR_DISK_RADIUS, s)
         k = disk_kernel(radius)
         params = {"type": "defocus", "radius": radius}
-    return np.clip(_convolve_reflect(img, k), 0.0, 1.0), params
+    out = _convolve_reflect(img, k)
+    if varying:  # a second trajectory, blended per pixel through a smooth field
+        angle2 = angle + float(rng.uniform(-VARYING_TURN, VARYING_TURN))
+        length2 = max(1.0, float(length) * float(rng.uniform(0.5, 1.0)))
+        k2 = motion_kernel(length2, angle2, float(rng.uniform(-MAX_CURVATURE, MAX_CURVATURE)))
+        wgt = smooth_field(img.shape[:2], rng, cells=int(rng.integers(2, 4)))[:, :, None]
+        out = out * (1 - wgt) + _convolve_reflect(img, k2) * wgt
+        params.update({"type": "varying motion", "length2": length2, "angle2_rad": angle2})
+    return np.clip(out, 0.0, 1.0), params
 
 
 def _apply_lowlight(img, strength, rng):
@@ -417,9 +486,10 @@ def add_rain(img: np.ndarray, strength: float | None = None, rng: Any = None) ->
     return _apply_rain(to_float_image(img), strength, as_rng(rng))[0]
 
 
-def add_haze(img: np.ndarray, strength: float | None = None, rng: Any = None) -> np.ndarray:
-    """Atmospheric scattering I = J t + A (1 - t), t = exp(-beta d); beta 0.6..2.5 by strength."""
-    return _apply_haze(to_float_image(img), strength, as_rng(rng))[0]
+def add_haze(img: np.ndarray, strength: float | None = None, rng: Any = None, *, scene: bool = False) -> np.ndarray:
+    """Atmospheric scattering I = J t + A (1 - t), t = exp(-beta d); beta 0.6..2.5 by strength;
+    ``scene``: depth that follows the picture (:func:`scene_depth`)."""
+    return _apply_haze(to_float_image(img), strength, as_rng(rng), scene=scene)[0]
 
 
 def add_blur(img: np.ndarray, strength: float | None = None, rng: Any = None) -> np.ndarray:
@@ -470,7 +540,8 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         else:
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
-        kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length}}.get(sp.kind, {})
+        kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying},
+              "haze": {"scene": sp.scene}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out

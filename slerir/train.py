@@ -61,6 +61,8 @@ class TrainConfig:
     long_blur_share: float = 0.0  # share of blur samples with a 25..50 px motion trajectory (slerir.data.TrainSampler)
     dark_share: float = 0.0  # share of samples (no low light) on a gamma-darkened clean crop (slerir.data.TrainSampler)
     light_haze_share: float = 0.0  # share of haze samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
+    scene_haze_share: float = 0.0  # share of haze samples with scene depth and a wider context (slerir.data.TrainSampler)
+    varying_blur_share: float = 0.0  # share of long-blur samples whose blur varies over the patch (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -70,7 +72,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     val_every: int = 2000
     val_n: int = 60
-    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full)
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)

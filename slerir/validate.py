@@ -4,7 +4,8 @@
     python -m slerir.validate --weights assets/weights --profile patch --n 60 --out docs/val.md
 
 Profiles (``slerir.data``): ``patch`` is the trainer's default validation (128-px crops, every
-strength); ``full`` uses whole validation photos at benchmark-like levels (``val_set_full``). The
+strength); ``full`` uses whole validation photos at benchmark-like levels (``val_set_full``); ``scene`` the same photos with
+scene-depth haze and some spatially varying long blur. The
 table holds PSNR per category, their mean, the selection score (``selection_score``) and the
 nearest-prototype recognition accuracy. Markdown on stdout, and also to ``--out`` (with a JSON copy).
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_model
-from .data import VAL_PROFILES, val_set, val_set_full
+from .data import VAL_PROFILES, profile_val_set
 from .inference import ENSEMBLES
 from .train import validate
 
@@ -29,7 +30,7 @@ def compare(weights: list[str], profile: str = "full", n: int = 48, tasks: str =
     """Validation results per weights folder: {"profile", "n", "rows": [{"weights", ...validate()}]}."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"profile must be one of {VAL_PROFILES}, got {profile!r}")
-    val = val_set_full(root=root, n=n, tasks=tasks) if profile == "full" else val_set(root=root, n=n, tasks=tasks)
+    val = profile_val_set(profile, root=root, n=n, tasks=tasks)
     rows = []
     for w in weights:
         t0 = time.perf_counter()

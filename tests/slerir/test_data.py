@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, TrainSampler, blur_margin, load_clean_images, make_sample,
-                         resolve_root, selection_score, val_set, val_set_full)
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, HAZE_CONTEXT, TrainSampler, blur_margin,
+                         load_clean_images, make_sample, profile_val_set, resolve_root, selection_score, val_set,
+                         val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -207,6 +208,7 @@ def test_selection_score_caps_clean_in_full_profile():
     res = {"clean": 50.0, "dark": 30.0, "noise": 28.0, "mean_psnr": 36.0, "recognition": 0.9}
     assert selection_score(res, "patch") == pytest.approx((50 + 30 + 28) / 3)
     assert selection_score(res, "full") == pytest.approx((CLEAN_CAP_DB + 30 + 28) / 3)
+    assert selection_score(res, "scene") == selection_score(res, "full")
     with pytest.raises(ValueError, match="profile"):
         selection_score(res, "tiles")
 
@@ -222,3 +224,58 @@ def test_blur_length_spec():
         DegradationSpec("noise", length=10.0)
     with pytest.raises(ValueError, match="length"):
         DegradationSpec("blur", length=500.0)
+
+
+@needs_data
+def test_scene_and_varying_shares_mark_specs_and_leave_others():
+    kw = dict(split="val", batch=4, patch=48, seed=0, tasks="five", mixed_share=0.3, clean_share=0.0,
+              long_blur_share=1.0)
+    both = TrainSampler(scene_haze_share=1.0, varying_blur_share=1.0, **kw)
+    rng = np.random.default_rng(0)
+    specs = [sp for _ in range(200) for sp in both.draw_specs(rng)]
+    assert all(sp.scene == (sp.kind == "haze") for sp in specs)
+    assert all(sp.varying == (sp.kind == "blur") for sp in specs)  # every blur is long here, so may vary
+    plain = TrainSampler(**kw)
+    assert not any(sp.scene or sp.varying for _ in range(50) for sp in plain.draw_specs(rng))
+    for name in ("scene_haze_share", "varying_blur_share"):
+        with pytest.raises(ValueError, match=name):
+            TrainSampler(**{name: 2.0}, **kw)
+
+
+@needs_data
+def test_scene_haze_patch_is_cut_from_a_wider_hazed_crop():
+    img = load_clean_images(split="val")[0]
+    spec = [DegradationSpec("haze", 0.5, scene=True)]
+    s = make_sample(img, spec, 64, np.random.default_rng(3))
+    assert s["lq"].shape == (64, 64, 3) and s["gt"].shape == (64, 64, 3) and (s["mask"] == CLASSES.index("haze")).all()
+    assert s["params"][0]["scene"]
+    # the depth spans a crop HAZE_CONTEXT patches wide: inside one patch transmission varies less than
+    # on a patch hazed on its own (whose depth spans the whole range). On a flat grey photo the
+    # transmission is exact: t = (A - I) / (A - J).
+    flat = np.full((321, 481, 3), 77, np.uint8)
+
+    def t_spread(lq, gt, airlight):
+        a = np.asarray(airlight, np.float32)[0]
+        return float(np.ptp((a - lq[..., 0]) / (a - gt[..., 0])))
+
+    in_context = [t_spread(r["lq"], r["gt"], r["params"][0]["airlight"])
+                  for r in (make_sample(flat, spec, 64, np.random.default_rng(k)) for k in range(12))]
+    alone = [t_spread(r.image, flat[:64, :64] / np.float32(255), r.params[0]["airlight"])
+             for r in (degrade(flat[:64, :64], spec, k) for k in range(12))]
+    assert np.median(in_context) < 0.7 * np.median(alone)
+    assert HAZE_CONTEXT * 64 <= min(img.shape[:2])
+
+
+@needs_data
+def test_scene_profile_changes_only_haze_and_some_long_blur():
+    full, scene = profile_val_set("full", n=32), profile_val_set("scene", n=32)
+    for a, b in zip(full, scene):
+        assert a["kind"] == b["kind"]
+        same = np.array_equal(a["lq"], b["lq"])
+        p = b["params"][0] if b["params"] else {}
+        assert same == (not p.get("scene") and p.get("type") != "varying motion"), a["kind"]
+    assert sum(bool(b["params"] and b["params"][0].get("scene")) for b in scene) == 4  # all haze images
+    assert any(b["params"] and b["params"][0].get("type") == "varying motion" for b in scene)
+    assert len(profile_val_set("patch", n=6)) == 6
+    with pytest.raises(ValueError, match="val_profile"):
+        profile_val_set("tiles")

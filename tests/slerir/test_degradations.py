@@ -200,3 +200,69 @@ def test_random_specs_task_weights():
         task_probabilities(("noise", "rain", "haze"), {"blur": 2.0})
     with pytest.raises(ValueError, match="> 0"):
         task_probabilities(("noise", "rain"), {"noise": 0.0})
+
+
+def _sky_over_texture() -> np.ndarray:
+    """(64, 64, 3): a bright, flat, grey-blue sky over dark texture."""
+    rng = np.random.default_rng(3)
+    out = np.empty((64, 64, 3), np.float32)
+    out[:32] = (0.82, 0.85, 0.9)
+    out[32:] = np.clip(0.3 + 0.15 * rng.standard_normal((32, 64, 3)), 0, 1)
+    return out
+
+
+def test_guided_filter_keeps_guide_edges_and_flattens_constants():
+    from slerir.degradations import guided_filter
+
+    guide = np.zeros((40, 40), np.float32)
+    guide[:, 20:] = 1.0
+    assert np.allclose(guided_filter(guide, np.full((40, 40), 0.3, np.float32), 5, 1e-3), 0.3, atol=1e-5)
+    # a source that follows the guide's step comes back with the step, not a 11-px ramp
+    q = guided_filter(guide, 0.2 + 0.6 * guide, 5, 1e-3)
+    assert abs(q[:, 18].mean() - 0.2) < 0.02 and abs(q[:, 21].mean() - 0.8) < 0.02
+
+
+def test_scene_depth_puts_sky_far_and_keeps_the_base_elsewhere():
+    from slerir.degradations import SKY_DEPTH, scene_depth
+
+    img = _sky_over_texture()
+    base = np.full((64, 64), 0.2, np.float32)
+    d = scene_depth(img, base)
+    assert d.shape == (64, 64) and d.dtype == np.float32 and 0 <= d.min() and d.max() <= 1
+    assert d[4:20].mean() > 0.95 * SKY_DEPTH  # flat bright (slightly blue) sky: far
+    assert abs(d[40:].mean() - 0.2) < 0.05  # textured dark ground: the base depth
+
+
+def test_scene_haze_is_thicker_in_the_sky_and_leaves_old_draws_alone():
+    img = _sky_over_texture()
+    blind = degrade(img, [DegradationSpec("haze", 0.5)], 4)
+    scene = degrade(img, [DegradationSpec("haze", 0.5, scene=True)], 4)
+    assert scene.params[0]["scene"] and "scene" not in blind.params[0]
+    # the content-blind model draws exactly as before the option existed: same beta, depth range
+    for k in ("beta", "depth_lo", "depth_hi", "depth_angle"):
+        assert scene.params[0][k] == blind.params[0][k]
+    assert np.array_equal(add_haze(img, 0.5, 4), blind.image)
+    # haze adds airlight most where depth is largest: the sky moves towards A more than the ground does
+    a = np.array(scene.params[0]["airlight"], np.float32)
+    sky_gap = np.abs(scene.image[4:28] - a).mean() / np.abs(img[4:28] - a).mean()
+    ground_gap = np.abs(scene.image[40:] - a).mean() / np.abs(img[40:] - a).mean()
+    assert sky_gap < ground_gap
+    with pytest.raises(ValueError, match="scene"):
+        DegradationSpec("rain", scene=True)
+
+
+def test_varying_blur_blends_two_trajectories():
+    img = np.zeros((96, 96, 3), np.float32)
+    img[::24, ::24] = 1.0  # a grid of point lights: each shows the local kernel
+    uniform = degrade(img, [DegradationSpec("blur", length=30.0)], 2)
+    varying = degrade(img, [DegradationSpec("blur", length=30.0, varying=True)], 2)
+    p = varying.params[0]
+    assert p["type"] == "varying motion" and 15.0 <= p["length2"] <= 30.0
+    assert abs(p["angle2_rad"] - p["angle_rad"]) <= np.pi / 6 + 1e-9
+    assert uniform.params[0]["angle_rad"] == p["angle_rad"]  # the first trajectory is drawn as before
+    assert not np.allclose(uniform.image, varying.image, atol=1e-3)
+    assert varying.image.sum() == pytest.approx(uniform.image.sum(), rel=0.05)  # a blend of two normalised kernels
+    with pytest.raises(ValueError, match="varying"):
+        DegradationSpec("blur", varying=True)  # needs an explicit length
+    with pytest.raises(ValueError, match="varying"):
+        DegradationSpec("noise", varying=True)
