@@ -704,7 +704,8 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return r, w
 
 
-SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share")  # TrainConfig fields
+SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share",
+                          "scene_haze_share", "varying_blur_share")  # TrainConfig fields
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):

@@ -114,12 +114,14 @@ def test_task_weights_skew_the_mixture():
         TrainSampler(split="val", tasks="three", task_weights={"blur": 2.0})
 
 
-def test_standard_layout_rejects_task_weights():
+@pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
+                                    {"varying_blur_share": 0.5}])
+def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
 
-    with pytest.raises(ValueError, match="synthetic layout"):
-        make_sampler(TrainConfig(data_layout="standard", task_weights={"noise": 2.0}), rank=0, world_size=1)
+    with pytest.raises(ValueError, match=f"{next(iter(option))}.*synthetic layout"):
+        make_sampler(TrainConfig(data_layout="standard", **option), rank=0, world_size=1)
 
 
 def _one_kind_samplers(kind: str, batch: int, patch: int, **share: float) -> tuple[TrainSampler, TrainSampler, dict]:
@@ -279,3 +281,12 @@ def test_scene_profile_changes_only_haze_and_some_long_blur():
     assert len(profile_val_set("patch", n=6)) == 6
     with pytest.raises(ValueError, match="val_profile"):
         profile_val_set("tiles")
+
+
+@needs_data
+def test_train_config_passes_scene_and_varying_shares_to_the_sampler():
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, val_profile="scene"), rank=0, world_size=1)
+    assert (s.scene_haze_share, s.varying_blur_share) == (0.5, 0.25)
