@@ -196,22 +196,13 @@ class TrainSampler:
         self.tasks = resolve_tasks(tasks)
         self.task_weights = dict(task_weights) if task_weights else None
         task_probabilities(self.tasks, self.task_weights)  # fail here, not at the first batch
-        if not 0.0 <= light_rain_share <= 1.0:
-            raise ValueError(f"light_rain_share must be in [0, 1], got {light_rain_share}")
-        self.light_rain_share = float(light_rain_share)
-        if not 0.0 <= light_haze_share <= 1.0:
-            raise ValueError(f"light_haze_share must be in [0, 1], got {light_haze_share}")
-        self.light_haze_share = float(light_haze_share)
-        if not 0.0 <= dark_share <= 1.0:
-            raise ValueError(f"dark_share must be in [0, 1], got {dark_share}")
-        self.dark_share = float(dark_share)
-        if not 0.0 <= long_blur_share <= 1.0:
-            raise ValueError(f"long_blur_share must be in [0, 1], got {long_blur_share}")
-        self.long_blur_share = float(long_blur_share)
-        for name, v in (("varying_blur_share", varying_blur_share), ("scene_haze_share", scene_haze_share)):
+        shares = {"light_rain_share": light_rain_share, "light_haze_share": light_haze_share,
+                  "dark_share": dark_share, "long_blur_share": long_blur_share,
+                  "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share}
+        for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
-        self.varying_blur_share, self.scene_haze_share = float(varying_blur_share), float(scene_haze_share)
+            setattr(self, name, float(v))
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -376,13 +367,13 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
 
 
 def selection_score(res: dict[str, float], profile: str = "patch") -> float:
-    """The number checkpoints are chosen by: the mean PSNR over categories; for the "full" profile
-    the clean categories ("clean", "dark") count at most ``CLEAN_CAP_DB`` (beyond that a returned photo is unchanged to
+    """The number checkpoints are chosen by: the mean PSNR over categories; for the whole-photo
+    profiles ("full", "scene") the clean categories ("clean", "dark") count at most ``CLEAN_CAP_DB`` (beyond that a returned photo is unchanged to
     the eye, and a near-identity model should not outscore one that restores better)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val profile must be one of {VAL_PROFILES}, got {profile!r}")
     cats = {k: v for k, v in res.items() if k not in ("mean_psnr", "recognition", "score", "step")}
-    if profile in ("full", "scene"):
+    if profile != "patch":  # whole photos: clean ones capped
         for k in ("clean", "dark"):
             if k in cats:
                 cats[k] = min(cats[k], CLEAN_CAP_DB)

@@ -28,9 +28,7 @@ from .train import validate
 def compare(weights: list[str], profile: str = "full", n: int = 48, tasks: str = "five",
             root: str | None = None, progress: bool = True, ensemble: str | None = None) -> dict:
     """Validation results per weights folder: {"profile", "n", "rows": [{"weights", ...validate()}]}."""
-    if profile not in VAL_PROFILES:
-        raise ValueError(f"profile must be one of {VAL_PROFILES}, got {profile!r}")
-    val = profile_val_set(profile, root=root, n=n, tasks=tasks)
+    val = profile_val_set(profile, root=root, n=n, tasks=tasks)  # checks the profile name
     rows = []
     for w in weights:
         t0 = time.perf_counter()
