@@ -21,7 +21,9 @@ import torch
 from PIL import Image
 
 from slerir.config import CLASSES
-from slerir.degradations import (DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks,
+from scipy import ndimage
+
+from slerir.degradations import (DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks, smooth_field,
                                  task_probabilities)
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
@@ -29,6 +31,8 @@ LIGHT_HAZE_MAX = 0.25  # upper strength of "light" haze for TrainSampler(light_h
 HAZE_CONTEXT = 3  # a patch with scene haze over it is cut from a haze field this many patches wide
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
 DARK_GAMMA = (1.2, 2.2)  # tone curve x ** gamma of TrainSampler(dark_share=...): deep shadows, bright highlights
+DEFOCUS_SIGMA = (1.5, 5.0)  # px: Gaussian defocus of TrainSampler(defocus_share=...) (shallow depth of field)
+DEFOCUS_AREA = (0.2, 0.8)  # share of the crop that is out of focus
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -104,8 +108,23 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return patch
 
 
+def defocus(img: np.ndarray, sigma: float, area: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W, 3) float32 with a smooth region of about ``area`` of it out of focus.
+
+    The region is where a smooth random field (``slerir.degradations.smooth_field``) is above its
+    ``1 - area`` quantile, feathered over a tenth of the field's range; inside it the photo is
+    Gaussian-blurred with ``sigma`` px: a shallow depth of field, as portraits and close-ups have.
+    """
+    field = smooth_field(img.shape[:2], rng)
+    t = float(np.quantile(field, 1.0 - area))
+    w = np.clip((field - t) / 0.1 + 0.5, 0.0, 1.0)[..., None]
+    soft = ndimage.gaussian_filter(img, (sigma, sigma, 0), mode="reflect")
+    return (img + w * (soft - img)).astype(np.float32)
+
+
 def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
-                rng: np.random.Generator, gamma: float | None = None) -> dict[str, Any]:
+                rng: np.random.Generator, gamma: float | None = None,
+                blur: tuple[float, float] | None = None) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
@@ -114,6 +133,8 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     crop ``HAZE_CONTEXT`` times as wide (at most the image), hazed as a whole: the depth then spans a
     third of a photo, not its whole range inside one patch, and its sky and edges come from a real view.
     ``gamma``: the clean crop is first toned ``x ** gamma`` (it is then the target too).
+    ``blur``: (sigma, area) of :func:`defocus`, applied to the clean crop after ``gamma`` (the
+    out-of-focus region is content: it stays in the target).
 
     Returns:
         dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
@@ -132,6 +153,8 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     gt = crop.astype(np.float32) / np.float32(255.0)  # (S, S, 3), contiguous copy
     if gamma is not None:
         gt = np.power(gt, np.float32(gamma), dtype=np.float32)
+    if blur is not None:
+        gt = defocus(gt, blur[0], blur[1], rng)
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
@@ -179,6 +202,10 @@ class TrainSampler:
             (``DegradationSpec(varying=True)``: camera rotation). 0 draws exactly as earlier versions.
         scene_haze_share: share of haze samples with scene depth (``DegradationSpec(scene=True)``,
             see :func:`make_sample` for the wider haze context). 0 draws exactly as earlier versions.
+        defocus_share: share of all samples whose clean crop has an out-of-focus region
+            (:func:`defocus`, sigma in ``DEFOCUS_SIGMA``, area in ``DEFOCUS_AREA``), kept so in the
+            target: smooth backgrounds are content, not haze, blur or low light to undo. 0 draws
+            exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -187,7 +214,8 @@ class TrainSampler:
                  seed: int = 0, rank: int = 0, world_size: int = 1,
                  task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
-                 varying_blur_share: float = 0.0, scene_haze_share: float = 0.0) -> None:
+                 varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
+                 defocus_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -198,7 +226,8 @@ class TrainSampler:
         task_probabilities(self.tasks, self.task_weights)  # fail here, not at the first batch
         shares = {"light_rain_share": light_rain_share, "light_haze_share": light_haze_share,
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
-                  "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share}
+                  "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
+                  "defocus_share": defocus_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -236,7 +265,10 @@ class TrainSampler:
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:
             gamma = float(rng.uniform(*DARK_GAMMA))
-        return make_sample(img, specs, self.patch, rng, gamma=gamma)
+        blur = None
+        if self.defocus_share > 0 and rng.random() < self.defocus_share:
+            blur = (float(rng.uniform(*DEFOCUS_SIGMA)), float(rng.uniform(*DEFOCUS_AREA)))
+        return make_sample(img, specs, self.patch, rng, gamma=gamma, blur=blur)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``.

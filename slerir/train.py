@@ -17,6 +17,7 @@ Outputs in ``--out``:
     val.jsonl          validation PSNR per class and recognition accuracy
     weights/           EMA weights of the latest step (safetensors + config.json)
     best/              EMA weights with the best validation PSNR
+    val_weights/       with keep_val_weights: the EMA weights of every validation, step_NNNNNN/
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class TrainConfig:
     light_haze_share: float = 0.0  # share of haze samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
     scene_haze_share: float = 0.0  # share of haze samples with scene depth and a wider context (slerir.data.TrainSampler)
     varying_blur_share: float = 0.0  # share of long-blur samples whose blur varies over the patch (slerir.data.TrainSampler)
+    defocus_share: float = 0.0  # share of samples whose clean crop has an out-of-focus region (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -72,6 +74,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     val_every: int = 2000
     val_n: int = 60
+    keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
     val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
@@ -327,6 +330,9 @@ class Trainer:
                     if res["score"] > self.best:
                         self.best = res["score"]
                         save_weights(self.ema, self.out / "best", {**self.meta(), "val": res})
+                    if tc.keep_val_weights:  # for a selection rule beyond the one score (e.g. a clean-photo check)
+                        save_weights(self.ema, self.out / "val_weights" / f"step_{self.step:06d}",
+                                     {**self.meta(), "val": res})
                     if bar is not None:
                         bar.write(f"step {self.step}: val {json.dumps({k: round(v, 3) for k, v in res.items()})}")
                 if self.step % tc.ckpt_every == 0 or self.step == end:

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, HAZE_CONTEXT, TrainSampler, blur_margin,
-                         load_clean_images, make_sample, profile_val_set, resolve_root, selection_score, val_set,
-                         val_set_full)
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, HAZE_CONTEXT, TrainSampler,
+                         blur_margin, defocus, load_clean_images, make_sample, profile_val_set, resolve_root,
+                         selection_score, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -115,7 +115,7 @@ def test_task_weights_skew_the_mixture():
 
 
 @pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
-                                    {"varying_blur_share": 0.5}])
+                                    {"varying_blur_share": 0.5}, {"defocus_share": 0.3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -288,5 +288,49 @@ def test_train_config_passes_scene_and_varying_shares_to_the_sampler():
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
 
-    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, val_profile="scene"), rank=0, world_size=1)
-    assert (s.scene_haze_share, s.varying_blur_share) == (0.5, 0.25)
+    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, defocus_share=0.2, val_profile="scene"),
+                     rank=0, world_size=1)
+    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share) == (0.5, 0.25, 0.2)
+
+
+def test_defocus_blurs_one_smooth_region_and_leaves_the_rest():
+    rng = np.random.default_rng(0)
+    img = rng.random((96, 128, 3)).astype(np.float32)  # white noise: any blur shows as lost variance
+    out = defocus(img, 3.0, 0.4, np.random.default_rng(1))
+    assert out.shape == img.shape and out.dtype == np.float32
+    changed = np.abs(out - img).max(-1) > 1e-6
+    assert 0.3 < changed.mean() < 0.6  # about the asked area (feathered edge added)
+    untouched = ~changed
+    assert untouched.mean() > 0.3 and np.array_equal(out[untouched], img[untouched])
+    # one smooth region: the changed pixels form few blobs, not speckle
+    from scipy import ndimage
+
+    assert ndimage.label(changed)[1] <= 4
+    inner = ndimage.binary_erosion(changed, iterations=6)
+    assert inner.any() and out[inner].std() < 0.5 * img[inner].std()
+    # the same generator state gives the same region
+    assert np.array_equal(out, defocus(img, 3.0, 0.4, np.random.default_rng(1)))
+
+
+@needs_data
+def test_defocus_share_keeps_the_soft_region_in_the_target():
+    kw = dict(split="val", batch=32, patch=48, seed=0, tasks="five", mixed_share=0.0)
+    soft = TrainSampler(defocus_share=1.0, clean_share=1.0, **kw)
+    plain = TrainSampler(clean_share=1.0, **kw)
+    s, p = soft.batch(0), plain.batch(0)
+    assert torch.equal(s["lq"], s["gt"]) and (s["label"] == 0).all()  # clean: the soft photo is its own target
+
+    def detail(x):  # mean absolute horizontal gradient
+        return (x[..., 1:] - x[..., :-1]).abs().mean()
+
+    assert detail(s["gt"]) < 0.9 * detail(p["gt"])
+    # degraded samples: the target is the soft photo, the degradation comes on top
+    noisy = TrainSampler(defocus_share=1.0, clean_share=0.0, **{**kw, "tasks": ("noise",)}).batch(0)
+    assert not torch.equal(noisy["lq"], noisy["gt"])
+    img = soft.images[0]
+    a = make_sample(img, [], 48, np.random.default_rng(5))["gt"]
+    b = make_sample(img, [], 48, np.random.default_rng(5), blur=(DEFOCUS_SIGMA[1], 0.5))["gt"]
+    changed = (np.abs(a - b).max(-1) > 1e-6).mean()
+    assert 0.2 < changed < 0.8  # half the crop asked for, not all of it
+    with pytest.raises(ValueError, match="defocus_share"):
+        TrainSampler(defocus_share=1.5, **kw)

@@ -67,6 +67,22 @@ def test_validation_writes_best(tmp_path, data_root):
     val = [json.loads(l) for l in open(tmp_path / "val.jsonl")]
     assert "mean_psnr" in val[-1] and 0 <= val[-1]["recognition"] <= 1
     assert (tmp_path / "best" / "config.json").exists()
+    assert not (tmp_path / "val_weights").exists()  # only when asked
+
+
+def test_keep_val_weights_saves_every_validation(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, steps=4, val_every=2, val_n=7, keep_val_weights=True))
+    tr.fit(progress=False)
+    kept = sorted(p.name for p in (tmp_path / "val_weights").iterdir())
+    assert kept == ["step_000002", "step_000004"]
+    val = [json.loads(l) for l in open(tmp_path / "val.jsonl")]
+    for name, v in zip(kept, val):
+        meta = json.loads((tmp_path / "val_weights" / name / "config.json").read_text())["meta"]
+        assert meta["val"]["score"] == v["score"] and meta["val"]["step"] == v["step"]
+    # the last one is the latest EMA: identical to weights/
+    a = load_file(str(tmp_path / "val_weights" / "step_000004" / "model.safetensors"))
+    b = load_file(str(tmp_path / "weights" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_full_profile_validation_chooses_by_score(tmp_path, data_root):
