@@ -542,7 +542,8 @@ class Callbacks:
         """Apply our synthetic degradations to a clean image.
 
         Each strength is in [0, 1] (0 = off); each mask is one of full/half/blob/gradient (partial
-        masks of different degradations split the image into disjoint regions).
+        masks of different degradations split the image into disjoint regions). Haze is drawn with
+        scene depth (``DegradationSpec(scene=True)``: thicker on flat far areas and sky, edges kept).
         Returns: the degraded image (PNG), the per-pixel degradation map, a Markdown note.
         """
         from analysis.maps import label_map_rgb
@@ -560,7 +561,7 @@ class Callbacks:
             m = masks[kind] or "full"
             if m not in MASK_KINDS:
                 raise UserError(f"{kind} region must be one of {', '.join(MASK_KINDS)}, got {m!r}.")
-            specs.append(DegradationSpec(kind, strength=s, mask=m))
+            specs.append(DegradationSpec(kind, strength=s, mask=m, scene=kind == "haze"))  # haze depth follows the picture
         try:
             seed_i = int(seed or 0)
         except (TypeError, ValueError):
@@ -569,7 +570,8 @@ class Callbacks:
         h, w = clean.shape[:2]
         mask_rgb = label_map_rgb(out.mask, None, self.cfg.classes)
         if specs:
-            what = ", ".join(f"{p['kind']} ({p['mask']}, strength {float(p['strength']):.2f})" for p in out.params)
+            what = ", ".join(f"{p['kind']} ({p['mask']}, strength {float(p['strength']):.2f}"
+                             f"{', depth from the picture' if p.get('scene') else ''})" for p in out.params)
             present = ", ".join(self.cfg.classes[c] for c in out.classes)
             note = f"Applied: {what}. Classes present in the map: {present}. Seed {seed_i}, {w}x{h} px."
         else:

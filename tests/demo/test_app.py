@@ -21,6 +21,8 @@ from PIL import Image
 
 from slerir.checkpoint import save_weights
 from slerir.config import get_config
+from slerir.degradations import DegradationSpec, degrade
+from slerir.imaging import load_image
 from slerir.inference import Restorer
 from slerir.model import SLERIR
 
@@ -193,6 +195,11 @@ def test_heatmaps_and_playground(app, images):
     deg2, _, _ = client.predict(p, 0.4, "half", 0.0, "full", 0.5, "half", 0.0, "full", 0.0, "full", 3,
                                 api_name="/degrade")
     assert np.array_equal(d1, np.asarray(_fetch(_file_of(deg2), url))), "same seed, same degraded image"
+    assert "haze (half, strength 0.50, depth from the picture)" in note
+    # the library's scene haze, drawn with the same seed (PNG: to uint8)
+    ref = degrade(load_image(images["rgb"]), [DegradationSpec("noise", strength=0.4, mask="half"),
+                                              DegradationSpec("haze", strength=0.5, mask="half", scene=True)], seed=3)
+    assert np.abs(np.round(ref.image * 255) - d1.astype(np.float64)).max() <= 1
     gallery, metrics, change, maps, pg_note = client.predict(
         p, handle_file(_file_of(deg)), 1, layers[0], 2, layers[0], api_name="/playground")
     assert len(gallery) == 4 and len(maps) == 3
