@@ -33,6 +33,8 @@ LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_
 DARK_GAMMA = (1.2, 2.2)  # tone curve x ** gamma of TrainSampler(dark_share=...): deep shadows, bright highlights
 DEFOCUS_SIGMA = (1.5, 5.0)  # px: Gaussian defocus of TrainSampler(defocus_share=...) (shallow depth of field)
 DEFOCUS_AREA = (0.2, 0.8)  # share of the crop that is out of focus
+SHADOW_GAIN = (0.25, 0.7)  # brightness factor of TrainSampler(shadow_share=...)'s region
+SHADOW_AREA = (0.2, 0.7)  # share of the crop in shadow
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -108,23 +110,36 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return patch
 
 
-def defocus(img: np.ndarray, sigma: float, area: float, rng: np.random.Generator) -> np.ndarray:
-    """``img`` (H, W, 3) float32 with a smooth region of about ``area`` of it out of focus.
+def soft_region(shape: tuple[int, int], area: float, rng: np.random.Generator, feather: float = 0.1) -> np.ndarray:
+    """(H, W, 1) float32 weights in [0, 1]: 1 on a smooth random region of about ``area`` of the image.
 
     The region is where a smooth random field (``slerir.degradations.smooth_field``) is above its
-    ``1 - area`` quantile, feathered over a tenth of the field's range; inside it the photo is
-    Gaussian-blurred with ``sigma`` px: a shallow depth of field, as portraits and close-ups have.
+    ``1 - area`` quantile, feathered over ``feather`` of the field's range.
     """
-    field = smooth_field(img.shape[:2], rng)
+    field = smooth_field(shape, rng)
     t = float(np.quantile(field, 1.0 - area))
-    w = np.clip((field - t) / 0.1 + 0.5, 0.0, 1.0)[..., None]
+    return np.clip((field - t) / feather + 0.5, 0.0, 1.0)[..., None]
+
+
+def defocus(img: np.ndarray, sigma: float, area: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W, 3) float32 with a :func:`soft_region` of about ``area`` of it Gaussian-blurred by
+    ``sigma`` px: a shallow depth of field, as portraits and close-ups have."""
+    w = soft_region(img.shape[:2], area, rng)
     soft = ndimage.gaussian_filter(img, (sigma, sigma, 0), mode="reflect")
     return (img + w * (soft - img)).astype(np.float32)
 
 
+def shadow(img: np.ndarray, gain: float, area: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W, 3) float32 with a softly edged :func:`soft_region` of about ``area`` of it
+    multiplied by ``gain`` < 1: a shadow or a dark object, without the noise of low light."""
+    w = soft_region(img.shape[:2], area, rng, feather=0.25)
+    return (img * (1.0 - w * (1.0 - gain))).astype(np.float32)
+
+
 def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
                 rng: np.random.Generator, gamma: float | None = None,
-                blur: tuple[float, float] | None = None) -> dict[str, Any]:
+                defocus_at: tuple[float, float] | None = None,
+                shadow_at: tuple[float, float] | None = None) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
@@ -133,8 +148,9 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     crop ``HAZE_CONTEXT`` times as wide (at most the image), hazed as a whole: the depth then spans a
     third of a photo, not its whole range inside one patch, and its sky and edges come from a real view.
     ``gamma``: the clean crop is first toned ``x ** gamma`` (it is then the target too).
-    ``blur``: (sigma, area) of :func:`defocus`, applied to the clean crop after ``gamma`` (the
-    out-of-focus region is content: it stays in the target).
+    ``defocus_at``: (sigma, area) of :func:`defocus`, ``shadow_at``: (gain, area) of :func:`shadow`,
+    applied in that order to the clean crop after ``gamma``: the soft or dark region is content and
+    stays in the target.
 
     Returns:
         dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
@@ -153,8 +169,10 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     gt = crop.astype(np.float32) / np.float32(255.0)  # (S, S, 3), contiguous copy
     if gamma is not None:
         gt = np.power(gt, np.float32(gamma), dtype=np.float32)
-    if blur is not None:
-        gt = defocus(gt, blur[0], blur[1], rng)
+    if defocus_at is not None:
+        gt = defocus(gt, *defocus_at, rng)
+    if shadow_at is not None:
+        gt = shadow(gt, *shadow_at, rng)
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
@@ -206,6 +224,10 @@ class TrainSampler:
             (:func:`defocus`, sigma in ``DEFOCUS_SIGMA``, area in ``DEFOCUS_AREA``), kept so in the
             target: smooth backgrounds are content, not haze, blur or low light to undo. 0 draws
             exactly as earlier versions.
+        shadow_share: share of all samples whose clean crop has a darker region (:func:`shadow`,
+            gain in ``SHADOW_GAIN``, area in ``SHADOW_AREA``), kept so in the target: a dark part of
+            a well-exposed photo is not local low light (which comes with sensor noise). 0 draws
+            exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -215,7 +237,7 @@ class TrainSampler:
                  task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
-                 defocus_share: float = 0.0) -> None:
+                 defocus_share: float = 0.0, shadow_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -227,7 +249,7 @@ class TrainSampler:
         shares = {"light_rain_share": light_rain_share, "light_haze_share": light_haze_share,
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
-                  "defocus_share": defocus_share}
+                  "defocus_share": defocus_share, "shadow_share": shadow_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -265,10 +287,12 @@ class TrainSampler:
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:
             gamma = float(rng.uniform(*DARK_GAMMA))
-        blur = None
+        soft = dark = None
         if self.defocus_share > 0 and rng.random() < self.defocus_share:
-            blur = (float(rng.uniform(*DEFOCUS_SIGMA)), float(rng.uniform(*DEFOCUS_AREA)))
-        return make_sample(img, specs, self.patch, rng, gamma=gamma, blur=blur)
+            soft = (float(rng.uniform(*DEFOCUS_SIGMA)), float(rng.uniform(*DEFOCUS_AREA)))
+        if self.shadow_share > 0 and rng.random() < self.shadow_share:
+            dark = (float(rng.uniform(*SHADOW_GAIN)), float(rng.uniform(*SHADOW_AREA)))
+        return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``.

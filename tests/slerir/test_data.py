@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, HAZE_CONTEXT, TrainSampler,
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, HAZE_CONTEXT, SHADOW_GAIN, TrainSampler,
                          blur_margin, defocus, load_clean_images, make_sample, profile_val_set, resolve_root,
-                         selection_score, val_set, val_set_full)
+                         selection_score, shadow, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -115,7 +115,8 @@ def test_task_weights_skew_the_mixture():
 
 
 @pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
-                                    {"varying_blur_share": 0.5}, {"defocus_share": 0.3}])
+                                    {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
+                                    {"shadow_share": 0.3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -288,9 +289,9 @@ def test_train_config_passes_scene_and_varying_shares_to_the_sampler():
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
 
-    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, defocus_share=0.2, val_profile="scene"),
-                     rank=0, world_size=1)
-    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share) == (0.5, 0.25, 0.2)
+    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, defocus_share=0.2, shadow_share=0.1,
+                                 val_profile="scene"), rank=0, world_size=1)
+    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share, s.shadow_share) == (0.5, 0.25, 0.2, 0.1)
 
 
 def test_defocus_blurs_one_smooth_region_and_leaves_the_rest():
@@ -329,8 +330,38 @@ def test_defocus_share_keeps_the_soft_region_in_the_target():
     assert not torch.equal(noisy["lq"], noisy["gt"])
     img = soft.images[0]
     a = make_sample(img, [], 48, np.random.default_rng(5))["gt"]
-    b = make_sample(img, [], 48, np.random.default_rng(5), blur=(DEFOCUS_SIGMA[1], 0.5))["gt"]
+    b = make_sample(img, [], 48, np.random.default_rng(5), defocus_at=(DEFOCUS_SIGMA[1], 0.5))["gt"]
     changed = (np.abs(a - b).max(-1) > 1e-6).mean()
     assert 0.2 < changed < 0.8  # half the crop asked for, not all of it
     with pytest.raises(ValueError, match="defocus_share"):
         TrainSampler(defocus_share=1.5, **kw)
+
+
+def test_shadow_darkens_one_soft_region_by_the_gain():
+    img = np.full((80, 96, 3), 0.6, np.float32)
+    out = shadow(img, 0.4, 0.4, np.random.default_rng(2))
+    ratio = out[..., 0] / img[..., 0]
+    assert np.allclose(out, out[..., :1])  # grey: every channel alike
+    assert abs(ratio.min() - 0.4) < 1e-5 and ratio.max() == 1.0  # full shadow inside, untouched outside
+    darker = ratio < 1.0 - 1e-6
+    assert 0.3 < darker.mean() < 0.7
+    from scipy import ndimage
+
+    assert ndimage.label(darker)[1] <= 4  # a region, not speckle
+
+
+@needs_data
+def test_shadow_share_keeps_the_dark_region_in_the_target():
+    kw = dict(split="val", batch=32, patch=48, seed=0, tasks="five", mixed_share=0.0)
+    dark, plain = TrainSampler(shadow_share=1.0, clean_share=1.0, **kw), TrainSampler(clean_share=1.0, **kw)
+    d, p = dark.batch(0), plain.batch(0)
+    assert torch.equal(d["lq"], d["gt"]) and (d["label"] == 0).all()
+    assert d["gt"].mean() < 0.95 * p["gt"].mean()
+    img = dark.images[0]
+    a = make_sample(img, [], 48, np.random.default_rng(5))["gt"]
+    b = make_sample(img, [], 48, np.random.default_rng(5), shadow_at=(SHADOW_GAIN[0], 0.5))["gt"]
+    assert np.all(b <= a + 1e-6)
+    half = (b.sum(-1) <= (1 + SHADOW_GAIN[0]) / 2 * a.sum(-1) + 1e-6).mean()  # at least half as deep as asked
+    assert 0.3 < half < 0.7  # about the asked area, with a soft edge around it
+    with pytest.raises(ValueError, match="shadow_share"):
+        TrainSampler(shadow_share=2.0, **kw)
