@@ -18,7 +18,6 @@ The eligible folder with the highest selection score is chosen. Markdown on stdo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -123,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from slerir.checkpoint import CheckpointError
+    from slerir.validate import write_table
 
     torch.set_num_threads(a.threads)
     try:
@@ -131,13 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    md = to_markdown(result)
-    print(md, end="")
-    if a.out:
-        out = Path(a.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md)
-        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    write_table(to_markdown(result), result, a.out)
     return 0 if result["chosen"] is not None else 1
 
 

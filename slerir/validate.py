@@ -55,6 +55,16 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_table(md: str, result: dict, out: str | Path | None) -> None:
+    """Print the Markdown ``md``; with ``out``, also write it there and ``result`` as JSON beside it."""
+    print(md, end="")
+    if out:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--weights", nargs="+", required=True, help="one or more weights folders")
@@ -76,13 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    md = to_markdown(result)
-    print(md, end="")
-    if a.out:
-        out = Path(a.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md)
-        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    write_table(to_markdown(result), result, a.out)
     return 0
 
 
