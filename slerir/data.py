@@ -224,6 +224,10 @@ class TrainSampler:
             (:func:`defocus`, sigma in ``DEFOCUS_SIGMA``, area in ``DEFOCUS_AREA``), kept so in the
             target: smooth backgrounds are content, not haze, blur or low light to undo. 0 draws
             exactly as earlier versions.
+        partial_share: share of the two-kind mixtures that keep only their first kind, on its
+            partial mask: the rest of the patch stays clean, so the local embedding also learns
+            "clean" as a per-pixel answer (without it every pixel of a mixture is degraded, and a
+            region of a clean photo gets some degradation's treatment). 0 draws exactly as earlier versions.
         shadow_share: share of all samples whose clean crop has a darker region (:func:`shadow`,
             gain in ``SHADOW_GAIN``, area in ``SHADOW_AREA``), kept so in the target: a dark part of
             a well-exposed photo is not local low light (which comes with sensor noise). 0 draws
@@ -237,7 +241,7 @@ class TrainSampler:
                  task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
-                 defocus_share: float = 0.0, shadow_share: float = 0.0) -> None:
+                 defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -249,7 +253,7 @@ class TrainSampler:
         shares = {"light_rain_share": light_rain_share, "light_haze_share": light_haze_share,
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
-                  "defocus_share": defocus_share, "shadow_share": shadow_share}
+                  "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -279,6 +283,8 @@ class TrainSampler:
         if self.scene_haze_share > 0:
             specs = [replace(sp, scene=True) if sp.kind == "haze" and rng.random() < self.scene_haze_share
                      else sp for sp in specs]
+        if self.partial_share > 0 and len(specs) == 2 and rng.random() < self.partial_share:
+            specs = specs[:1]  # its partial mask stays: degraded there, clean elsewhere
         return specs
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class TrainConfig:
     scene_haze_share: float = 0.0  # share of haze samples with scene depth and a wider context (slerir.data.TrainSampler)
     varying_blur_share: float = 0.0  # share of long-blur samples whose blur varies over the patch (slerir.data.TrainSampler)
     defocus_share: float = 0.0  # share of samples whose clean crop has an out-of-focus region (slerir.data.TrainSampler)
+    partial_share: float = 0.0  # share of mixtures that keep one kind on its region, the rest clean (slerir.data.TrainSampler)
     shadow_share: float = 0.0  # share of samples whose clean crop has a darker region (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05

@@ -116,7 +116,7 @@ def test_task_weights_skew_the_mixture():
 
 @pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
                                     {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
-                                    {"shadow_share": 0.3}])
+                                    {"shadow_share": 0.3}, {"partial_share": 0.5}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -365,3 +365,23 @@ def test_shadow_share_keeps_the_dark_region_in_the_target():
     assert 0.3 < half < 0.7  # about the asked area, with a soft edge around it
     with pytest.raises(ValueError, match="shadow_share"):
         TrainSampler(shadow_share=2.0, **kw)
+
+
+@needs_data
+def test_partial_share_leaves_the_rest_of_a_mixture_clean():
+    kw = dict(split="val", batch=48, patch=48, seed=0, tasks="five", clean_share=0.0, mixed_share=1.0)
+    part, mixed = TrainSampler(partial_share=1.0, **kw), TrainSampler(**kw)
+    p, m = part.batch(0), mixed.batch(0)
+    assert (m["frac"][:, 0] == 0).all()  # two-kind mixtures: no clean pixel
+    kinds = (p["frac"][:, 1:] > 0).sum(1)
+    assert (kinds == 1).all() and (p["frac"][:, 0] > 0).float().mean() > 0.9  # one kind, the rest clean
+    assert 0.3 < p["frac"][:, 0].mean() < 0.7  # partial masks cover about half
+    clean = p["mask"] == 0  # where clean, the input is the target
+    lq, gt = p["lq"].permute(0, 2, 3, 1), p["gt"].permute(0, 2, 3, 1)
+    assert torch.equal(lq[clean], gt[clean])
+    assert not torch.equal(lq[~clean], gt[~clean])
+    # whole-patch samples are left alone
+    single = TrainSampler(partial_share=1.0, **{**kw, "mixed_share": 0.0}).batch(0)
+    assert (single["frac"][:, 0] == 0).all()
+    with pytest.raises(ValueError, match="partial_share"):
+        TrainSampler(partial_share=-0.5, **kw)
