@@ -376,10 +376,11 @@ def test_partial_share_leaves_the_rest_of_a_mixture_clean():
     kinds = (p["frac"][:, 1:] > 0).sum(1)
     assert (kinds == 1).all() and (p["frac"][:, 0] > 0).float().mean() > 0.9  # one kind, the rest clean
     assert 0.3 < p["frac"][:, 0].mean() < 0.7  # partial masks cover about half
-    clean = p["mask"] == 0  # where clean, the input is the target
-    lq, gt = p["lq"].permute(0, 2, 3, 1), p["gt"].permute(0, 2, 3, 1)
-    assert torch.equal(lq[clean], gt[clean])
-    assert not torch.equal(lq[~clean], gt[~clean])
+    same = (p["lq"] - p["gt"]).abs().amax(1) < 1e-6  # (B, P, P): input equals target
+    clean = p["mask"] == 0  # labelled clean: untouched but for the soft edge of the region
+    assert same[clean].float().mean() > 0.6 and same[~clean].float().mean() < 0.2
+    same_m = (m["lq"] - m["gt"]).abs().amax(1) < 1e-6  # two-kind mixtures: untouched only between rain streaks
+    assert same_m.float().mean() < same[clean].float().mean() - 0.2
     # whole-patch samples are left alone
     single = TrainSampler(partial_share=1.0, **{**kw, "mixed_share": 0.0}).batch(0)
     assert (single["frac"][:, 0] == 0).all()
