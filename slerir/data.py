@@ -139,7 +139,7 @@ def shadow(img: np.ndarray, gain: float, area: float, rng: np.random.Generator) 
 def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
                 rng: np.random.Generator, gamma: float | None = None,
                 defocus_at: tuple[float, float] | None = None,
-                shadow_at: tuple[float, float] | None = None) -> dict[str, Any]:
+                shadow_at: tuple[float, float] | None = None, context_side: int | None = None) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
@@ -151,28 +151,26 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     ``defocus_at``: (sigma, area) of :func:`defocus`, ``shadow_at``: (gain, area) of :func:`shadow`,
     applied in that order to the clean crop after ``gamma``: the soft or dark region is content and
     stays in the target.
+    ``context_side``: every patch is cut at random from a crop of this side (at least the patch plus
+    its blur margins), degraded as a whole and returned as "ctx": the wider view whose pooled
+    statistics condition the model in training (``SLERIR.forward(context=...)``), as a whole photo
+    does at inference.
 
     Returns:
         dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
-        "label" int (class with most pixels); "params" (list of dicts).
+        "label" int (class with most pixels); "params" (list of dicts); with ``context_side`` also
+        "ctx" (C, C, 3) float32 and "ctx_offset" (row, col) of the patch in it.
     """
     m = blur_margin(specs)
     size = patch + 2 * m
     h, w = img.shape[:2]
+    if context_side is not None:
+        return _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, max(size, context_side), m)
     if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
         size = max(size, min(h, w, HAZE_CONTEXT * patch))
     if size > min(h, w):
         raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
-    y = int(rng.integers(h - size + 1))
-    x = int(rng.integers(w - size + 1))
-    crop = _augment(img[y : y + size, x : x + size], rng)
-    gt = crop.astype(np.float32) / np.float32(255.0)  # (S, S, 3), contiguous copy
-    if gamma is not None:
-        gt = np.power(gt, np.float32(gamma), dtype=np.float32)
-    if defocus_at is not None:
-        gt = defocus(gt, *defocus_at, rng)
-    if shadow_at is not None:
-        gt = shadow(gt, *shadow_at, rng)
+    gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at)  # (S, S, 3) float32
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
@@ -180,10 +178,39 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     elif size > patch:  # scene haze context: a random patch of it
         oy, ox = (int(v) for v in rng.integers(size - patch + 1, size=2))
         gt, lq, mask = (a[oy : oy + patch, ox : ox + patch] for a in (gt, lq, mask))
+    return _pack(lq, gt, mask, res.params)
+
+
+def _pack(lq, gt, mask, params, **extra) -> dict[str, Any]:
+    """A sample dict: the arrays, the share of pixels per class and the class with most pixels."""
     counts = np.bincount(mask.ravel(), minlength=NUM_CLASSES)
-    frac = (counts / mask.size).astype(np.float32)
-    return {"lq": lq, "gt": gt, "mask": mask, "frac": frac, "label": int(np.argmax(counts)),
-            "params": res.params}
+    return {"lq": lq, "gt": gt, "mask": mask, "frac": (counts / mask.size).astype(np.float32),
+            "label": int(np.argmax(counts)), "params": params, **extra}
+
+
+def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at) -> np.ndarray:
+    """A random (size, size) crop of ``img``, flipped/turned, toned and given its soft/dark regions."""
+    h, w = img.shape[:2]
+    y = int(rng.integers(h - size + 1))
+    x = int(rng.integers(w - size + 1))
+    gt = _augment(img[y : y + size, x : x + size], rng).astype(np.float32) / np.float32(255.0)
+    if gamma is not None:
+        gt = np.power(gt, np.float32(gamma), dtype=np.float32)
+    if defocus_at is not None:
+        gt = defocus(gt, *defocus_at, rng)
+    if shadow_at is not None:
+        gt = shadow(gt, *shadow_at, rng)
+    return gt
+
+
+def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin) -> dict[str, Any]:
+    if side > min(img.shape[:2]):
+        raise ValueError(f"a {side} px context does not fit a {img.shape[0]}x{img.shape[1]} image")
+    gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at)
+    res = degrade(gt, specs, rng)
+    oy, ox = (int(v) for v in rng.integers(margin, side - margin - patch + 1, size=2))
+    cut = (slice(oy, oy + patch), slice(ox, ox + patch))
+    return _pack(res.image[cut], gt[cut], res.mask[cut], res.params, ctx=res.image, ctx_offset=(oy, ox))
 
 
 class TrainSampler:
@@ -224,6 +251,9 @@ class TrainSampler:
             (:func:`defocus`, sigma in ``DEFOCUS_SIGMA``, area in ``DEFOCUS_AREA``), kept so in the
             target: smooth backgrounds are content, not haze, blur or low light to undo. 0 draws
             exactly as earlier versions.
+        context: with k > 1 every patch is cut from a degraded crop k patches wide (at most the
+            smallest image side: ``context_side``), returned in the batch as "ctx"; the trainer pools
+            the model's global statistics over it (``TrainConfig.stats_context``). 1: as before.
         partial_share: share of the two-kind mixtures that keep only their first kind, on its
             partial mask: the rest of the patch stays clean, so the local embedding also learns
             "clean" as a per-pixel answer (without it every pixel of a mixture is degraded, and a
@@ -241,7 +271,8 @@ class TrainSampler:
                  task_weights: dict[str, float] | None = None, light_rain_share: float = 0.0,
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
-                 defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0) -> None:
+                 defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
+                 context: int = 1) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -262,6 +293,16 @@ class TrainSampler:
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
         self.images = load_clean_images(self.root, split)
+        if int(context) < 1:
+            raise ValueError(f"context must be at least 1, got {context}")
+        self.context = int(context)
+        # one side for every sample (they are stacked): at most the smallest image side
+        self.context_side = (min(self.context * self.patch, *(min(im.shape[:2]) for im in self.images))
+                             if self.context > 1 else None)
+        longest = self.patch + 2 * blur_margin([DegradationSpec("blur", length=LONG_BLUR_LENGTH[1])])
+        if self.context_side is not None and self.context_side < longest:
+            raise ValueError(f"context {self.context} gives {self.context_side} px crops; patches of {self.patch} px "
+                             f"with their blur margins need {longest}")
 
     def draw_specs(self, rng: np.random.Generator) -> list[DegradationSpec]:
         u = rng.random()
@@ -298,7 +339,8 @@ class TrainSampler:
             soft = (float(rng.uniform(*DEFOCUS_SIGMA)), float(rng.uniform(*DEFOCUS_AREA)))
         if self.shadow_share > 0 and rng.random() < self.shadow_share:
             dark = (float(rng.uniform(*SHADOW_GAIN)), float(rng.uniform(*SHADOW_AREA)))
-        return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark)
+        return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark,
+                           context_side=self.context_side)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``.
@@ -306,7 +348,8 @@ class TrainSampler:
         Returns:
             "lq", "gt": (B, 3, P, P) float32 in [0, 1]; "mask": (B, P, P) int64 class per pixel;
             "label": (B,) int64 dominant class (most pixels; ties -> lower id); "frac": (B, K)
-            float32 share of pixels per class, K = len(CLASSES).
+            float32 share of pixels per class, K = len(CLASSES); with ``context`` > 1 also "ctx"
+            (B, 3, C, C) float32, the degraded crop each patch was cut from (``context_side`` C).
         """
         rng = np.random.default_rng([self.seed, self.rank, int(step)])
         samples = [self.sample(rng) for _ in range(self.batch_size)]
@@ -318,6 +361,8 @@ class TrainSampler:
             "mask": torch.from_numpy(np.stack([s["mask"] for s in samples])),
             "label": torch.tensor([s["label"] for s in samples], dtype=torch.int64),
             "frac": torch.from_numpy(np.stack([s["frac"] for s in samples])),
+            **({"ctx": torch.from_numpy(np.ascontiguousarray(np.stack([s["ctx"] for s in samples]).transpose(0, 3, 1, 2)))}
+               if self.context_side else {}),
         }
 
     def iterate(self, start: int = 0) -> Iterator[dict[str, torch.Tensor]]:

@@ -721,6 +721,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
     layout = getattr(tc, "data_layout", "synthetic") or "synthetic"
     if layout == "standard":
         synthetic_only = [k for k in SYNTHETIC_ONLY_OPTIONS if getattr(tc, k, None)]
+        if getattr(tc, "stats_context", 1) > 1:
+            synthetic_only.append("stats_context")
         if synthetic_only:
             raise ValueError(f"{', '.join(synthetic_only)} apply to the synthetic layout; the standard layout samples "
                              "the training sets in the literature's ratios")
@@ -743,7 +745,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
                         scene_haze_share=getattr(tc, "scene_haze_share", 0.0),
                         defocus_share=getattr(tc, "defocus_share", 0.0),
                         shadow_share=getattr(tc, "shadow_share", 0.0),
-                        partial_share=getattr(tc, "partial_share", 0.0))
+                        partial_share=getattr(tc, "partial_share", 0.0),
+                        context=getattr(tc, "stats_context", 1))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:

@@ -476,6 +476,7 @@ class SLERIR(nn.Module):
         fusion: str | None = None,
         global_stats: tuple | None = None,
         force_expert: dict[str, int] | None = None,
+        context: torch.Tensor | None = None,
     ) -> RestorationOutput:
         """Restore x.
 
@@ -486,6 +487,8 @@ class SLERIR(nn.Module):
             fusion: override GLGF mode at inference ("glgf", "global", "local").
             global_stats: whole-image pooled encoder statistics (tiling; see ``embed``).
             force_expert: {layer name: expert index} routes every pixel of that layer to one expert.
+            context: (B,3,H',W') a wider view of x under the same degradation: its pooled encoder
+                statistics replace x's own (training as inference pools a whole photo; any size).
         """
         cfg = self.cfg
         k = top_k or cfg.top_k
@@ -495,6 +498,10 @@ class SLERIR(nn.Module):
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {m}; use slerir.inference to pad")
         force_expert = force_expert or {}
+        if context is not None:
+            if global_stats is not None:
+                raise ValueError("give context or global_stats, not both")
+            global_stats = self.global_stats(context)
         zg, zl, pooled = self._embed(x, global_stats)
         g = pooled if cfg.global_cond else None
         if cfg.detach_embedding:

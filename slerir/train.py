@@ -65,6 +65,7 @@ class TrainConfig:
     scene_haze_share: float = 0.0  # share of haze samples with scene depth and a wider context (slerir.data.TrainSampler)
     varying_blur_share: float = 0.0  # share of long-blur samples whose blur varies over the patch (slerir.data.TrainSampler)
     defocus_share: float = 0.0  # share of samples whose clean crop has an out-of-focus region (slerir.data.TrainSampler)
+    stats_context: int = 1  # k > 1: the global statistics pool a degraded crop k patches wide around each patch
     partial_share: float = 0.0  # share of mixtures that keep one kind on its region, the rest clean (slerir.data.TrainSampler)
     shadow_share: float = 0.0  # share of samples whose clean crop has a darker region (slerir.data.TrainSampler)
     w_l1: float = 1.0
@@ -275,9 +276,12 @@ class Trainer:
         lq = batch["lq"]
         if self.device.type == "cpu":
             lq = lq.contiguous(memory_format=torch.channels_last)
+        ctx = batch.get("ctx")  # the wider view the global statistics pool (stats_context > 1)
+        if ctx is not None and self.device.type == "cpu":
+            ctx = ctx.contiguous(memory_format=torch.channels_last)
         net = self.ddp or self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=tc.amp == "bf16"):
-            out = net(lq)
+            out = net(lq, context=ctx)
         weights = {"l1": tc.w_l1, "contrastive": tc.w_contrastive, "uniformity": tc.w_uniformity, "balance": tc.w_balance}
         loss, logs = total_loss(out, batch, weights)
         self.opt.zero_grad(set_to_none=True)

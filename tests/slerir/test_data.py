@@ -116,7 +116,8 @@ def test_task_weights_skew_the_mixture():
 
 @pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
                                     {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
-                                    {"shadow_share": 0.3}, {"partial_share": 0.5}])
+                                    {"shadow_share": 0.3}, {"partial_share": 0.5},
+                                    {"stats_context": 3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -386,3 +387,26 @@ def test_partial_share_leaves_the_rest_of_a_mixture_clean():
     assert (single["frac"][:, 0] == 0).all()
     with pytest.raises(ValueError, match="partial_share"):
         TrainSampler(partial_share=-0.5, **kw)
+
+
+@needs_data
+def test_context_cuts_each_patch_from_a_wider_degraded_crop():
+    img = load_clean_images(None, "val")[0]
+    blur = DegradationSpec("blur", length=40.0)
+    for specs in ([], [DegradationSpec("noise", sigma=25.0)], [blur],
+                  [DegradationSpec("rain", mask="half"), DegradationSpec("haze", mask="half")]):
+        s = make_sample(img, specs, 32, np.random.default_rng(3), context_side=96)
+        oy, ox = s["ctx_offset"]
+        assert s["ctx"].shape == (96, 96, 3) and s["lq"].shape == (32, 32, 3)
+        assert np.array_equal(s["lq"], s["ctx"][oy:oy + 32, ox:ox + 32])  # the patch is part of its context
+        m = blur_margin(specs)
+        assert m <= oy <= 96 - m - 32 and m <= ox <= 96 - m - 32  # blurred from real content on every side
+        assert np.isclose(s["frac"].sum(), 1.0) and s["label"] == int(np.argmax(s["frac"]))
+    kw = dict(split="val", batch=4, patch=32, seed=0, tasks="five")
+    b = TrainSampler(context=3, **kw).batch(0)
+    assert b["ctx"].shape == (4, 3, 96, 96) and b["lq"].shape == (4, 3, 32, 32)
+    assert "ctx" not in TrainSampler(**kw).batch(0)
+    with pytest.raises(ValueError, match="context"):
+        TrainSampler(context=0, **kw)
+    with pytest.raises(ValueError, match="blur margins"):
+        TrainSampler(context=2, **kw)  # 64 px crops cannot hold a 32 px patch with a 50 px blur's margins

@@ -219,3 +219,27 @@ def test_new_encoder_stem_and_conditioning_shapes():
     assert not any(n.endswith("cond.weight") for n, _ in model.named_parameters())
     with pytest.raises(ValueError, match="enc_stem"):
         SMALL.replace(enc_stem="bogus")
+
+
+def test_context_pools_the_global_statistics_of_a_wider_view():
+    torch.manual_seed(0)
+    model = _activate(SLERIR(get_config("tiny", widths=(8, 16, 32), enc_blocks=(1, 1), mid_blocks=1,
+                                        dec_blocks=(1, 1), enc_width=8))).eval()
+    g = torch.Generator().manual_seed(1)
+    x, wide = torch.rand(2, 3, 32, 32, generator=g), torch.rand(2, 3, 80, 72, generator=g)
+    with torch.no_grad():
+        own = model(x)
+        same = model(x, context=x)  # a patch as its own context: the plain forward
+        ctx = model(x, context=wide)
+        stats = model(x, global_stats=model.global_stats(wide))
+    assert torch.allclose(own.image, same.image, atol=1e-6)
+    assert torch.allclose(ctx.image, stats.image, atol=1e-6)
+    assert torch.allclose(ctx.embeddings.global_, stats.embeddings.global_, atol=1e-6)
+    assert not torch.allclose(ctx.embeddings.global_, own.embeddings.global_, atol=1e-3)
+    # the global embedding's losses train the encoder through the context
+    model.train()
+    wide.requires_grad_(True)
+    model(x, context=wide).proto_sim_global[:, 0].sum().backward()
+    assert wide.grad is not None and wide.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="context or global_stats"):
+        model(x, context=wide, global_stats=model.global_stats(wide))

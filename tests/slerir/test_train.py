@@ -145,3 +145,15 @@ def test_warm_start_copies_matching_tensors_and_keeps_new_ones(tmp_path, data_ro
     conds = [k for k in own if ".cond." in k]
     assert conds and all(float(own[k].abs().sum()) == 0.0 for k in conds)  # new: still zero-initialised
     assert tr.step == 0
+
+
+def test_stats_context_trains_with_the_wider_view(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, steps=2, stats_context=3))
+    assert tr.sampler.context_side == 96
+    seen = []
+    forward = tr.model.forward
+    tr.model.forward = lambda x, **kw: seen.append(kw.get("context")) or forward(x, **kw)
+    tr.fit(progress=False)
+    assert len(seen) == 2 and all(c is not None and tuple(c.shape[-2:]) == (96, 96) for c in seen)
+    logs = [json.loads(l) for l in open(tmp_path / "log.jsonl")]
+    assert all(torch.isfinite(torch.tensor(l["loss"])) for l in logs)
