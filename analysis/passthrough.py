@@ -19,8 +19,33 @@ import numpy as np
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
-def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER) -> tuple[str, dict]:
-    """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``."""
+def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tuple[np.ndarray, str]:
+    """Restore ``x`` (H, W, 3) in one pass with the model's global statistics (global embedding and
+    pooled conditioning) taken from ``x[y0:y1, x0:x1]`` alone, ``box`` = (y0, y1, x0, x1), instead of
+    the whole photo: which part of a photo drives a global decision. Returns (image, predicted class)."""
+    import torch
+
+    from slerir.inference import pad_to_multiple
+
+    y0, y1, x0, x1 = (int(v) for v in box)
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
+    part = t[..., max(0, y0):y1, max(0, x0):x1]
+    if min(part.shape[-2:]) < 8:
+        raise ValueError(f"statistics box {tuple(box)} leaves {tuple(part.shape[-2:])} px of a {x.shape[0]}x{x.shape[1]} "
+                         "image; it needs at least 8x8")
+    xp, h, w = pad_to_multiple(t, restorer.cfg.pad_multiple)
+    with torch.inference_mode():
+        out = restorer.model(xp, global_stats=restorer.model.global_stats(part))
+    image = out.image[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
+    return image, restorer.classes[int(out.proto_sim_global[0].argmax())]
+
+
+def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,
+                      stats_box: Sequence[int] | None = None) -> tuple[str, dict]:
+    """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``.
+
+    ``stats_box``: restore with the global statistics of that box of each photo only
+    (:func:`restore_with_stats_from`)."""
     from slerir.imaging import load_image
     from slerir.inference import Restorer
     from slerir.metrics import psnr
@@ -34,8 +59,12 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
         r = Restorer.from_pretrained(w)
         res[str(w)] = {}
         for name, x in images.items():
-            out = r.restore(x, capture=False)
-            res[str(w)][name] = (psnr(out.image, x), out.predicted_class)
+            if stats_box is None:
+                out = r.restore(x, capture=False)
+                res[str(w)][name] = (psnr(out.image, x), out.predicted_class)
+            else:
+                y, cls = restore_with_stats_from(r, x, stats_box)
+                res[str(w)][name] = (psnr(y, x), cls)
     head = "| image | " + " | ".join(f"`{w}`" for w in res) + " |"
     rows = [head, "|---|" + "---|" * len(res)]
     for name in images:
@@ -43,6 +72,10 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
     rows.append("| **mean** | " + " | ".join(f"{np.mean([v[0] for v in res[w].values()]):.2f} dB" for w in res) + " |")
     note = ("\nPSNR of the restored photo against the input itself (a model that leaves a clean photo alone scores "
             "high); in brackets the class the embedding chose. `python -m analysis.passthrough`.\n")
+    if stats_box is not None:
+        y0, y1, x0, x1 = stats_box
+        note += (f"Global statistics pooled over rows {y0}:{y1}, columns {x0}:{x1} of each photo only "
+                 f"(`--stats-box {y0} {y1} {x0} {x1}`), one pass.\n")
     return "\n".join(rows) + "\n" + note, res
 
 
@@ -52,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--images", default=str(DEFAULT_FOLDER), help="folder holding clean_*.png")
     ap.add_argument("--out", default=None, help="also write the table to this Markdown file")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stats-box", type=int, nargs=4, metavar=("Y0", "Y1", "X0", "X1"), default=None,
+                    help="pool the global statistics over this box of each photo only (which part drives them)")
     args = ap.parse_args(argv)
     import torch
 
@@ -59,8 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        table, _ = passthrough_table(args.weights, args.images)
-    except (CheckpointError, FileNotFoundError) as e:
+        table, _ = passthrough_table(args.weights, args.images, args.stats_box)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(table)

@@ -21,3 +21,32 @@ def test_table_and_cli(tmp_path, tiny_weights):
     assert out.read_text().startswith("| image |")
     assert P.main(["--weights", str(tiny_weights), "--images", str(tmp_path / "none")]) == 2
     assert P.main(["--weights", str(tmp_path / "no_weights"), "--images", str(folder)]) == 2
+
+
+def test_stats_box_pools_the_global_statistics_of_part_of_the_photo(tmp_path, tiny_weights):
+    import torch
+
+    from slerir.inference import Restorer
+
+    r = Restorer.from_pretrained(tiny_weights)
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 48, 3)).astype(np.float32)
+    whole, cls = P.restore_with_stats_from(r, x, (0, 40, 0, 48))
+    assert np.allclose(whole, r.restore(x, capture=False).image, atol=1e-5)  # the whole box: as restore does
+    assert cls in r.classes
+    t = torch.from_numpy(x).permute(2, 0, 1)[None]
+    from slerir.inference import pad_to_multiple
+
+    xp, h, w = pad_to_multiple(t, r.cfg.pad_multiple)
+    with torch.inference_mode():
+        ref = r.model(xp, global_stats=r.model.global_stats(t[..., 0:16, 8:32])).image[0, :, :h, :w].clamp(0, 1)
+    part, _ = P.restore_with_stats_from(r, x, (0, 16, 8, 32))
+    assert np.allclose(part, ref.permute(1, 2, 0).numpy(), atol=1e-6)
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    Image.fromarray((x * 255).astype(np.uint8)).save(folder / "clean_a.png")
+    out = tmp_path / "t.md"
+    assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--stats-box", "0", "16", "8", "32",
+                   "--out", str(out), "--threads", "1"]) == 0
+    assert "`--stats-box 0 16 8 32`" in out.read_text()
+    assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--stats-box", "0", "4", "0", "4"]) == 2
