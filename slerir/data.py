@@ -19,10 +19,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 from PIL import Image
-
-from slerir.config import CLASSES
 from scipy import ndimage
 
+from slerir.config import CLASSES
 from slerir.degradations import (DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks, smooth_field,
                                  task_probabilities)
 
