@@ -28,6 +28,13 @@ FLOOR_DB = 0.3  # dB a validation category may fall below the reference
 UNFLOORED = ("clean", "dark")  # covered by the passthrough check (and capped in the score)
 
 
+def category_names(row: dict) -> list[str]:
+    """Validation categories of a row (``slerir.validate.category_names``, without this module's additions)."""
+    from slerir.validate import category_names as names
+
+    return [k for k in names(row) if k not in ("passthrough", "not_eligible")]
+
+
 def choose(rows: Sequence[dict], passthrough: dict[str, dict[str, tuple[float, str]]],
            min_worst: float = MIN_PASSTHROUGH, min_mean: float = MIN_PASSTHROUGH_MEAN,
            reference: dict | None = None, floor_db: float = FLOOR_DB) -> tuple[int | None, list[list[str]]]:
@@ -54,11 +61,6 @@ def choose(rows: Sequence[dict], passthrough: dict[str, dict[str, tuple[float, s
     eligible = [i for i, why in enumerate(reasons) if not why]
     best = max(eligible, key=lambda i: rows[i]["score"]) if eligible else None
     return best, reasons
-
-
-def category_names(row: dict) -> list[str]:
-    return [k for k, v in row.items() if isinstance(v, float) and k not in ("mean_psnr", "recognition", "score",
-                                                                              "seconds")]
 
 
 def to_markdown(result: dict) -> str:

@@ -163,20 +163,20 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     m = blur_margin(specs)
     size = patch + 2 * m
     h, w = img.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
     if context_side is not None:
         return _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, max(size, context_side), m)
     if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
-        size = max(size, min(h, w, HAZE_CONTEXT * patch))
-    if size > min(h, w):
-        raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
+        side = min(h, w, HAZE_CONTEXT * patch)  # the haze field's context (not handed to the model)
+        if side > patch:
+            s = _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, 0)
+            return {k: v for k, v in s.items() if k not in ("ctx", "ctx_offset")}
     gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at)  # (S, S, 3) float32
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
         gt, lq, mask = gt[m:-m, m:-m], lq[m:-m, m:-m], mask[m:-m, m:-m]
-    elif size > patch:  # scene haze context: a random patch of it
-        oy, ox = (int(v) for v in rng.integers(size - patch + 1, size=2))
-        gt, lq, mask = (a[oy : oy + patch, ox : ox + patch] for a in (gt, lq, mask))
     return _pack(lq, gt, mask, res.params)
 
 

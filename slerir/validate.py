@@ -40,9 +40,16 @@ def compare(weights: list[str], profile: str = "full", n: int = 48, tasks: str =
     return {"profile": profile, "n": n, "tasks": tasks, "ensemble": ensemble, "rows": rows}
 
 
+ROW_META = ("mean_psnr", "recognition", "score", "weights", "seconds")  # the other keys of a row: categories
+
+
+def category_names(row: dict) -> list[str]:
+    """The validation categories (PSNR per category) of one ``compare`` row, in table order."""
+    return [k for k in row if k not in ROW_META]
+
+
 def to_markdown(result: dict) -> str:
-    meta = ("mean_psnr", "recognition", "score", "weights", "seconds")
-    cats = [k for k in result["rows"][0] if k not in meta] if result["rows"] else []
+    cats = category_names(result["rows"][0]) if result["rows"] else []
     head = ["weights", *cats, "mean", "score", "recognition"]
     ens = f", self-ensemble `{result['ensemble']}`" if result.get("ensemble") else ""
     lines = [f"Validation profile `{result['profile']}`, {result['n']} samples{ens} "
