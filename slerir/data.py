@@ -26,6 +26,7 @@ from slerir.degradations import (DegradationSpec, degrade, motion_radius, random
                                  task_probabilities)
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
+FAINT_RAIN_DENSITY = (0.0002, 0.0008)  # streaks per px of TrainSampler(faint_rain_share=...): drizzle
 LIGHT_HAZE_MAX = 0.25  # upper strength of "light" haze for TrainSampler(light_haze_share=...)
 HAZE_CONTEXT = 3  # a patch with scene haze over it is cut from a haze field this many patches wide
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
@@ -232,6 +233,10 @@ class TrainSampler:
         light_rain_share: share of rain samples whose strength is drawn from the light quarter
             [0, 0.25] instead of all of [0, 1] (uniform strength gives a median of about 18 dB PSNR,
             so light rain of 25-27 dB is otherwise rare). 0 draws exactly as earlier versions.
+        faint_rain_share: share of rain samples that are drizzle: the thinnest streaks (strength 0)
+            at a density uniform in ``FAINT_RAIN_DENSITY``, below the strength range's lowest
+            (about 27-33 dB PSNR where strength 0 leaves about 27 dB), so the faintest rain is still
+            rain and not clean. Applied after ``light_rain_share``. 0 draws exactly as earlier versions.
         light_haze_share: share of haze samples whose strength is drawn from [0, LIGHT_HAZE_MAX]
             (haze thin enough to leave 14-18 dB, as outdoor photos usually are; uniform strength
             gives a median near 11.6 dB). 0 draws exactly as earlier versions.
@@ -271,7 +276,7 @@ class TrainSampler:
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
-                 context: int = 1) -> None:
+                 context: int = 1, faint_rain_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -283,7 +288,8 @@ class TrainSampler:
         shares = {"light_rain_share": light_rain_share, "light_haze_share": light_haze_share,
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
-                  "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share}
+                  "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
+                  "faint_rain_share": faint_rain_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -311,6 +317,9 @@ class TrainSampler:
         if self.light_rain_share > 0:  # no extra draws otherwise: earlier runs stay reproducible
             specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
                      if sp.kind == "rain" and rng.random() < self.light_rain_share else sp for sp in specs]
+        if self.faint_rain_share > 0:
+            specs = [replace(sp, strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY)))
+                     if sp.kind == "rain" and rng.random() < self.faint_rain_share else sp for sp in specs]
         if self.light_haze_share > 0:
             specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)))
                      if sp.kind == "haze" and rng.random() < self.light_haze_share else sp for sp in specs]

@@ -60,6 +60,7 @@ BENCHMARK_SIGMAS: tuple[int, ...] = (15, 25, 50)
 # Physical parameter ranges; strength 0 -> first value, 1 -> second.
 NOISE_SIGMA = (5.0, 55.0)  # uint8 units
 RAIN_DENSITY = (0.0008, 0.008)  # streaks per pixel
+RAIN_MIN_DENSITY = 0.0001  # lowest density a DegradationSpec may ask for (drizzle, below the strength range)
 RAIN_WIDTH = (0.35, 0.8)  # Gaussian sigma across a streak, px
 RAIN_LENGTH = (10.0, 35.0)  # px
 RAIN_BRIGHTNESS = (0.4, 0.9)
@@ -89,6 +90,9 @@ class DegradationSpec:
         scene: haze only: the depth map follows the picture (see :func:`scene_depth`: edges of
             objects, bright flat sky far away) and the airlight is grey half of the time, as in
             RESIDE's haze (depth estimated per photo); False uses the content-blind smooth depth.
+        density: rain only: streaks per pixel (overrides the strength's density and its +-30%
+            jitter; may go below the strength range, ``RAIN_MIN_DENSITY``, for drizzle). Width and
+            the rest still follow ``strength``.
     """
 
     kind: str
@@ -98,6 +102,7 @@ class DegradationSpec:
     length: float | None = None
     varying: bool = False
     scene: bool = False
+    density: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -114,6 +119,10 @@ class DegradationSpec:
             raise ValueError("varying is only meaningful for kind='blur' with an explicit length")
         if self.scene and self.kind != "haze":
             raise ValueError("scene is only meaningful for kind='haze'")
+        if self.density is not None and (self.kind != "rain"
+                                         or not RAIN_MIN_DENSITY <= self.density <= RAIN_DENSITY[1]):
+            raise ValueError(f"density ({RAIN_MIN_DENSITY:g}..{RAIN_DENSITY[1]:g} streaks per px) "
+                             "is only meaningful for kind='rain'")
 
     @property
     def class_id(self) -> int:
@@ -289,10 +298,11 @@ def _apply_noise(img, strength, rng, sigma=None):
     return np.clip(out, 0.0, 1.0), {"sigma": float(sigma)}
 
 
-def _apply_rain(img, strength, rng):
+def _apply_rain(img, strength, rng, density=None):
     s = _strength(strength, rng)
     h, w = img.shape[:2]
-    density = _lerp(RAIN_DENSITY, s) * float(rng.uniform(0.7, 1.3))
+    jitter = float(rng.uniform(0.7, 1.3))  # drawn either way: the draws after it stay the same
+    density = _lerp(RAIN_DENSITY, s) * jitter if density is None else float(density)
     width = _lerp(RAIN_WIDTH, s) * float(rng.uniform(0.8, 1.2))
     length = float(rng.uniform(*RAIN_LENGTH))
     angle = float(rng.uniform(-25.0, 25.0))  # degrees from vertical, one per image
@@ -541,7 +551,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying},
-              "haze": {"scene": sp.scene}}.get(sp.kind, {})
+              "haze": {"scene": sp.scene}, "rain": {"density": sp.density}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out

@@ -160,6 +160,21 @@ def test_rain_adds_light_streaks(img):
     assert abs(r.params[0]["angle_deg"]) <= 25 and 10 <= r.params[0]["length"] <= 35
 
 
+def test_rain_density_sets_drizzle_and_keeps_the_other_draws(img):
+    base = degrade(img, [DegradationSpec("rain", strength=0.0)], 3)
+    faint = degrade(img, [DegradationSpec("rain", strength=0.0, density=0.0002)], 3)
+    assert faint.params[0]["density"] == 0.0002 < base.params[0]["density"]
+    for key in ("length", "angle_deg", "width", "brightness"):  # the density replaces one value only
+        assert faint.params[0][key] == base.params[0][key]
+    assert faint.params[0]["streaks"] < 0.5 * base.params[0]["streaks"]
+    err = [float(((r.image - img) ** 2).mean()) for r in (faint, base)]
+    assert 0 < err[0] < 0.5 * err[1]  # fainter, and still rain
+    for bad in (dict(kind="rain", density=0.00001), dict(kind="rain", density=0.05),
+                dict(kind="noise", density=0.0005)):
+        with pytest.raises(ValueError, match="density"):
+            DegradationSpec(**bad)
+
+
 @pytest.mark.parametrize("kind", ["full", "half", "blob", "gradient"])
 def test_make_mask(kind):
     for seed in range(5):
