@@ -41,6 +41,27 @@ def test_evaluate_two_image_subset_fills_every_column(tmp_path, weights_dir, dat
         assert r["predicted"].get(r["task"], 0) == round(r["recognition"] * r["n"])
     wrong = [r for r in res["rows"] if r["recognition"] < 1]
     assert ("Misrecognised images" in md) == bool(wrong)
+    for r in res["rows"]:  # per image: the means of the row come from these records
+        assert len(r["images"]) == r["n"] and len({im["name"] for im in r["images"]}) == r["n"]
+        assert np.mean([im["input_psnr"] for im in r["images"]]) == pytest.approx(r["input_psnr"], abs=1e-3)
+        assert np.mean([im["psnr"] for im in r["images"]]) == pytest.approx(r["psnr"], abs=1e-3)
+        assert np.mean([im["predicted"] == r["task"] for im in r["images"]]) == r["recognition"]
+
+
+def test_misrecognised_line_gives_input_psnr_of_both_groups():
+    from slerir.evaluate import to_markdown
+
+    row = {"benchmark": "rain100l", "task": "rain", "n": 3, "psnr": 30.0, "ssim": 0.9, "input_psnr": 26.0,
+           "input_ssim": 0.8, "recognition": 1 / 3, "predicted": {"clean": 2, "rain": 1}, "baseline": None,
+           "baseline_psnr": None, "baseline_ssim": None, "seconds_per_image": 0.1,
+           "images": [{"name": "a", "input_psnr": 31.0, "psnr": 32.0, "predicted": "clean"},
+                      {"name": "b", "input_psnr": 29.0, "psnr": 31.0, "predicted": "clean"},
+                      {"name": "c", "input_psnr": 18.0, "psnr": 27.0, "predicted": "rain"}]}
+    meta = {"protocol": "full", "ssim_description": "x", "wall_time_s": 1.0, "model": "tiny", "weights_step": 1}
+    md = to_markdown({"rows": [row], "meta": meta})
+    assert "Rain100L: clean 2 (input 30.00 dB; recognised 18.00 dB)." in md
+    del row["images"]  # tables written before the per-image records still render
+    assert "Rain100L: clean 2." in to_markdown({"rows": [row], "meta": meta})
 
 
 def test_evaluate_literature_protocol(tmp_path, weights_dir, data_root, capsys):
