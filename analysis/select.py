@@ -65,7 +65,7 @@ def choose(rows: Sequence[dict], passthrough: dict[str, dict[str, tuple[float, s
 
 def to_markdown(result: dict) -> str:
     rows, cats = result["rows"], category_names(result["rows"][0])
-    head = ["weights", *cats, "score", "passthrough worst / mean", "eligible"]
+    head = ["weights", *cats, "score", "recognition", "passthrough worst / mean", "eligible"]
     ref = f"; floors: `{result['reference']['weights']}` - {result['floor_db']:g} dB" if result.get("reference") else ""
     lines = [f"Validation profile `{result['profile']}`, {result['n']} samples; clean-photo passthrough floors "
              f"{result['min_worst']:g} dB worst, {result['min_mean']:g} dB mean{ref}.", "",
@@ -75,7 +75,7 @@ def to_markdown(result: dict) -> str:
         mark = "**chosen**" if i == result["chosen"] else ("yes" if not r["not_eligible"] else
                                                            "no: " + "; ".join(r["not_eligible"]))
         lines.append("| " + " | ".join([f"`{r['weights']}`", *(f"{r[c]:.2f}" for c in cats), f"{r['score']:.2f}",
-                                        f"{min(pt.values()):.2f} / {sum(pt.values()) / len(pt):.2f}", mark]) + " |")
+                                        f"{100 * r['recognition']:.1f}%", f"{min(pt.values()):.2f} / {sum(pt.values()) / len(pt):.2f}", mark]) + " |")
     lines.append("")
     lines.append("Chosen: " + (f"`{rows[result['chosen']]['weights']}`" if result["chosen"] is not None
                                else "none (no weights passed)") + ". `python -m analysis.select`.")

@@ -51,4 +51,5 @@ def test_cli_validates_checks_and_writes_the_choice(tmp_path, tiny_weights, data
     assert {"noise", "haze", "score"} <= set(res["rows"][0])
     text = out.read_text()
     assert "**chosen**" in text and f"`{tiny_weights}`" in text
+    assert "| recognition |" in text and f"| {100 * res['rows'][0]['recognition']:.1f}% |" in text
     assert S.main(["--weights", str(tmp_path / "missing"), "--n", "8", "--images", str(folder)]) == 2
