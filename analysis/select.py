@@ -75,7 +75,8 @@ def to_markdown(result: dict) -> str:
         mark = "**chosen**" if i == result["chosen"] else ("yes" if not r["not_eligible"] else
                                                            "no: " + "; ".join(r["not_eligible"]))
         lines.append("| " + " | ".join([f"`{r['weights']}`", *(f"{r[c]:.2f}" for c in cats), f"{r['score']:.2f}",
-                                        f"{100 * r['recognition']:.1f}%", f"{min(pt.values()):.2f} / {sum(pt.values()) / len(pt):.2f}", mark]) + " |")
+                                        f"{100 * r['recognition']:.1f}%",
+                                        f"{min(pt.values()):.2f} / {sum(pt.values()) / len(pt):.2f}", mark]) + " |")
     lines.append("")
     lines.append("Chosen: " + (f"`{rows[result['chosen']]['weights']}`" if result["chosen"] is not None
                                else "none (no weights passed)") + ". `python -m analysis.select`.")
