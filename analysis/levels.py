@@ -36,17 +36,23 @@ def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) ->
     return out
 
 
-def drizzle_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, float]:
-    """Mean PSNR (dB) of the drizzle that ``TrainSampler(faint_rain_share=...)`` draws (strength 0, density
-    from ``slerir.data.FAINT_RAIN_DENSITY``) at that range's ends and middle, keyed by the density."""
-    from slerir.data import FAINT_RAIN_DENSITY
+def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
+    """Mean PSNR (dB) of the degradations fainter than strength 0 that ``TrainSampler`` draws: drizzle
+    (``faint_rain_share``: rain density from ``slerir.data.FAINT_RAIN_DENSITY``) and thin haze
+    (``faint_haze_share``: beta from ``FAINT_HAZE_BETA``), at each range's ends and middle."""
+    from slerir.data import FAINT_HAZE_BETA, FAINT_RAIN_DENSITY
     from slerir.degradations import DegradationSpec, degrade
     from slerir.metrics import psnr
 
-    lo, hi = FAINT_RAIN_DENSITY
-    return {f"{d:g}": float(np.mean([psnr(degrade(img, [DegradationSpec("rain", strength=0.0, density=d)],
-                                                  seed=[seed, i]).image, img) for i, img in enumerate(images)]))
-            for d in (lo, (lo + hi) / 2, hi)}
+    def mean_psnr(spec):
+        return float(np.mean([psnr(degrade(img, [spec], seed=[seed, i]).image, img) for i, img in enumerate(images)]))
+
+    def points(lo, hi):
+        return (lo, (lo + hi) / 2, hi)
+
+    return {"rain": {f"{d:g}": mean_psnr(DegradationSpec("rain", strength=0.0, density=d))
+                     for d in points(*FAINT_RAIN_DENSITY)},
+            "haze": {f"{b:g}": mean_psnr(DegradationSpec("haze", strength=0.0, beta=b)) for b in points(*FAINT_HAZE_BETA)}}
 
 
 def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | None]:
@@ -64,7 +70,7 @@ def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | N
 
 
 def to_markdown(table: dict[str, list[float]], bench: dict[str, float | None], n: int, strengths=STRENGTHS,
-                drizzle: dict[str, float] | None = None) -> str:
+                faint: dict[str, dict[str, float]] | None = None) -> str:
     head = ["kind", *[f"strength {s:g}" for s in strengths], "benchmark input"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kind, vals in table.items():
@@ -74,9 +80,11 @@ def to_markdown(table: dict[str, list[float]], bench: dict[str, float | None], n
     lines += ["", f"PSNR (dB) of each synthetic degradation against the clean image, mean over {n} validation "
               "images (`slerir.degradations`, one seed per image); benchmark input = mean PSNR of the benchmark's "
               "degraded inputs."]
-    if drizzle:
+    if faint:
         lines += ["", "Drizzle (`TrainSampler(faint_rain_share=...)`: rain at strength 0 with fewer streaks), by "
-                  "streaks per px: " + ", ".join(f"{d} -> {v:.2f} dB" for d, v in drizzle.items()) + "."]
+                  "streaks per px: " + ", ".join(f"{d} -> {v:.2f} dB" for d, v in faint["rain"].items()) + ".",
+                  "", "Thin haze (`TrainSampler(faint_haze_share=...)`: haze below strength 0's beta of 0.6), by beta: "
+                  + ", ".join(f"{b} -> {v:.2f} dB" for b, v in faint["haze"].items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -97,16 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     table = level_table(images)
-    drizzle = drizzle_levels(images)
+    faint = faint_levels(images)
     bench = benchmark_inputs(a.data_root, a.bench_limit)
-    md = to_markdown(table, bench, len(images), drizzle=drizzle)
+    md = to_markdown(table, bench, len(images), faint=faint)
     print(md)
     if a.out:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(md)
         out.with_suffix(".json").write_text(json.dumps({"strengths": list(STRENGTHS), "psnr": table,
-                                                        "benchmark_input": bench, "drizzle": drizzle,
+                                                        "benchmark_input": bench, "faint": faint,
                                                         "images": len(images)}, indent=2))
     return 0
 

@@ -27,6 +27,7 @@ from slerir.degradations import (DegradationSpec, degrade, motion_radius, random
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
 FAINT_RAIN_DENSITY = (0.0002, 0.0008)  # streaks per px of TrainSampler(faint_rain_share=...): drizzle
+FAINT_HAZE_BETA = (0.2, 0.6)  # scattering coefficient of TrainSampler(faint_haze_share=...): thin haze
 LIGHT_HAZE_MAX = 0.25  # upper strength of "light" haze for TrainSampler(light_haze_share=...)
 HAZE_CONTEXT = 3  # a patch with scene haze over it is cut from a haze field this many patches wide
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: motion trajectories of TrainSampler(long_blur_share=...)
@@ -237,6 +238,10 @@ class TrainSampler:
             at a density uniform in ``FAINT_RAIN_DENSITY``, below the strength range's lowest
             (about 27-33 dB PSNR where strength 0 leaves about 27 dB), so the faintest rain is still
             rain and not clean. Applied after ``light_rain_share``. 0 draws exactly as earlier versions.
+        faint_haze_share: share of haze samples that are thin haze: ``beta`` uniform in
+            ``FAINT_HAZE_BETA``, below the strength range's lowest (strength 0 leaves about 17.8 dB;
+            light outdoor haze is lighter), so thin haze is still haze and not clean. Applied after
+            ``light_haze_share``. 0 draws exactly as earlier versions.
         light_haze_share: share of haze samples whose strength is drawn from [0, LIGHT_HAZE_MAX]
             (haze thin enough to leave 14-18 dB, as outdoor photos usually are; uniform strength
             gives a median near 11.6 dB). 0 draws exactly as earlier versions.
@@ -276,7 +281,8 @@ class TrainSampler:
                  long_blur_share: float = 0.0, light_haze_share: float = 0.0, dark_share: float = 0.0,
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
-                 context: int = 1, faint_rain_share: float = 0.0) -> None:
+                 context: int = 1, faint_rain_share: float = 0.0,
+                 faint_haze_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -289,7 +295,7 @@ class TrainSampler:
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
-                  "faint_rain_share": faint_rain_share}
+                  "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -323,6 +329,9 @@ class TrainSampler:
         if self.light_haze_share > 0:
             specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)))
                      if sp.kind == "haze" and rng.random() < self.light_haze_share else sp for sp in specs]
+        if self.faint_haze_share > 0:
+            specs = [replace(sp, strength=0.0, beta=float(rng.uniform(*FAINT_HAZE_BETA)))
+                     if sp.kind == "haze" and rng.random() < self.faint_haze_share else sp for sp in specs]
         if self.long_blur_share > 0:
             specs = [replace(sp, length=float(rng.uniform(*LONG_BLUR_LENGTH)))
                      if sp.kind == "blur" and rng.random() < self.long_blur_share else sp for sp in specs]

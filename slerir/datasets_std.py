@@ -706,7 +706,8 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
 
 SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share",
                           "scene_haze_share", "varying_blur_share", "defocus_share",
-                          "shadow_share", "partial_share", "faint_rain_share")  # TrainConfig fields
+                          "shadow_share", "partial_share", "faint_rain_share",
+                          "faint_haze_share")  # TrainConfig fields
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):
@@ -747,7 +748,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
                         shadow_share=getattr(tc, "shadow_share", 0.0),
                         partial_share=getattr(tc, "partial_share", 0.0),
                         context=getattr(tc, "stats_context", 1),
-                        faint_rain_share=getattr(tc, "faint_rain_share", 0.0))
+                        faint_rain_share=getattr(tc, "faint_rain_share", 0.0),
+                        faint_haze_share=getattr(tc, "faint_haze_share", 0.0))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:

@@ -65,6 +65,7 @@ RAIN_WIDTH = (0.35, 0.8)  # Gaussian sigma across a streak, px
 RAIN_LENGTH = (10.0, 35.0)  # px
 RAIN_BRIGHTNESS = (0.4, 0.9)
 HAZE_BETA = (0.6, 2.5)
+HAZE_MIN_BETA = 0.1  # thinnest haze a DegradationSpec may ask for (below the strength range)
 BLUR_MOTION_LENGTH = (5.0, 25.0)  # px
 BLUR_DISK_RADIUS = (1.5, 5.0)  # px
 BLUR_MAX_LENGTH = 64.0  # px, longest motion trajectory a DegradationSpec may ask for
@@ -93,6 +94,8 @@ class DegradationSpec:
         density: rain only: streaks per pixel (overrides the strength's density and its +-30%
             jitter; may go below the strength range, ``RAIN_MIN_DENSITY``, for drizzle). Width and
             the rest still follow ``strength``.
+        beta: haze only: the scattering coefficient (overrides the strength's; may go below the
+            strength range, down to ``HAZE_MIN_BETA``, for thin haze). Depth and airlight are drawn as usual.
     """
 
     kind: str
@@ -103,6 +106,7 @@ class DegradationSpec:
     varying: bool = False
     scene: bool = False
     density: float | None = None
+    beta: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -123,6 +127,8 @@ class DegradationSpec:
                                          or not RAIN_MIN_DENSITY <= self.density <= RAIN_DENSITY[1]):
             raise ValueError(f"density ({RAIN_MIN_DENSITY:g}..{RAIN_DENSITY[1]:g} streaks per px) "
                              "is only meaningful for kind='rain'")
+        if self.beta is not None and (self.kind != "haze" or not HAZE_MIN_BETA <= self.beta <= HAZE_BETA[1]):
+            raise ValueError(f"beta ({HAZE_MIN_BETA:g}..{HAZE_BETA[1]:g}) is only meaningful for kind='haze'")
 
     @property
     def class_id(self) -> int:
@@ -384,8 +390,9 @@ def scene_depth(img: np.ndarray, base: np.ndarray) -> np.ndarray:
     return (d * (1 - sky) + SKY_DEPTH * sky).astype(np.float32)
 
 
-def _apply_haze(img, strength, rng, scene=False):
-    beta = _lerp(HAZE_BETA, _strength(strength, rng))
+def _apply_haze(img, strength, rng, scene=False, beta=None):
+    s = _strength(strength, rng)  # drawn either way: the draws after it stay the same
+    beta = _lerp(HAZE_BETA, s) if beta is None else float(beta)
     a0 = float(rng.uniform(0.7, 1.0))
     airlight = np.clip(a0 + rng.uniform(-0.05, 0.05, 3), 0.0, 1.0).astype(np.float32)
     depth, dparams = haze_depth(img.shape[:2], rng)
@@ -551,7 +558,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying},
-              "haze": {"scene": sp.scene}, "rain": {"density": sp.density}}.get(sp.kind, {})
+              "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out

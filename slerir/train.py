@@ -60,6 +60,7 @@ class TrainConfig:
     task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
     light_rain_share: float = 0.0  # share of rain samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
     faint_rain_share: float = 0.0  # share of rain samples drawn as drizzle (below strength 0; slerir.data.TrainSampler)
+    faint_haze_share: float = 0.0  # share of haze samples drawn as thin haze (below strength 0; slerir.data.TrainSampler)
     long_blur_share: float = 0.0  # share of blur samples with a 25..50 px motion trajectory (slerir.data.TrainSampler)
     dark_share: float = 0.0  # share of samples (no low light) on a gamma-darkened clean crop (slerir.data.TrainSampler)
     light_haze_share: float = 0.0  # share of haze samples drawn light (strength 0..0.25; slerir.data.TrainSampler)

@@ -17,8 +17,10 @@ def test_levels_fall_with_strength_and_cli_writes_the_table(tmp_path, data_root)
     assert all(v is not None and 5 < v < 40 for v in res["benchmark_input"].values())
     md = out.read_text()
     assert all(f"| {k} |" in md for k in KINDS) and "rain100l" in md
-    drizzle = list(res["drizzle"].values())  # fewer streaks: fainter, and all fainter than strength 0
-    assert drizzle[0] > drizzle[1] > drizzle[2] >= res["psnr"]["rain"][0] - 1.0 and "Drizzle" in md
+    for kind in ("rain", "haze"):  # below the strength range: fainter as it thins, none stronger than strength 0
+        v = list(res["faint"][kind].values())
+        assert v[0] > v[1] > v[2] >= res["psnr"][kind][0] - 1.0, (kind, v)
+    assert "Drizzle" in md and "Thin haze" in md
 
 
 def test_levels_missing_data_is_a_clear_error(tmp_path, capsys):

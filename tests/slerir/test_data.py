@@ -117,7 +117,8 @@ def test_task_weights_skew_the_mixture():
 @pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
                                     {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
                                     {"shadow_share": 0.3}, {"partial_share": 0.5},
-                                    {"stats_context": 3}, {"faint_rain_share": 0.3}])
+                                    {"stats_context": 3}, {"faint_rain_share": 0.3},
+                                    {"faint_haze_share": 0.3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -167,6 +168,26 @@ def test_faint_rain_share_draws_drizzle_below_the_strength_range():
     assert 0 < mse(all_faint.batch(0)) < 0.7 * mse(light.batch(0))  # fainter than the light quarter
     with pytest.raises(ValueError, match="faint_rain_share"):
         TrainSampler(faint_rain_share=2.0, **kw)
+
+
+@needs_data
+def test_faint_haze_share_draws_thin_haze_below_the_strength_range():
+    faint, default, kw = _one_kind_samplers("haze", 8, 48, faint_haze_share=0.5)
+    rng = np.random.default_rng(0)
+    specs = [faint.draw_specs(rng)[0] for _ in range(200)]
+    thin = [sp for sp in specs if sp.beta is not None]
+    assert 0.4 < len(thin) / len(specs) < 0.6
+    assert all(sp.strength == 0.0 and 0.2 <= sp.beta <= 0.6 for sp in thin)
+    assert all(sp.beta is None for sp in default.draw_specs(np.random.default_rng(0)))
+    all_thin = TrainSampler(faint_haze_share=1.0, **kw)
+    light = TrainSampler(light_haze_share=1.0, **kw)
+
+    def mse(b):
+        return float(((b["lq"] - b["gt"]) ** 2).mean())
+
+    assert 0 < mse(all_thin.batch(0)) < 0.7 * mse(light.batch(0))
+    with pytest.raises(ValueError, match="faint_haze_share"):
+        TrainSampler(faint_haze_share=-1.0, **kw)
 
 
 @needs_data

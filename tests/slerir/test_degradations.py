@@ -175,6 +175,19 @@ def test_rain_density_sets_drizzle_and_keeps_the_other_draws(img):
             DegradationSpec(**bad)
 
 
+def test_haze_beta_sets_thin_haze_and_keeps_the_other_draws(img):
+    base = degrade(img, [DegradationSpec("haze", strength=0.0)], 3)
+    thin = degrade(img, [DegradationSpec("haze", strength=0.0, beta=0.2)], 3)
+    assert thin.params[0]["beta"] == 0.2 < base.params[0]["beta"] == pytest.approx(0.6)
+    assert thin.params[0]["airlight"] == base.params[0]["airlight"]  # depth and airlight drawn as usual
+    assert thin.params[0]["t_min"] > base.params[0]["t_min"]
+    err = [float(((r.image - img) ** 2).mean()) for r in (thin, base)]
+    assert 0 < err[0] < 0.5 * err[1]  # thinner, and still haze
+    for bad in (dict(kind="haze", beta=0.01), dict(kind="haze", beta=3.0), dict(kind="rain", beta=0.3)):
+        with pytest.raises(ValueError, match="beta"):
+            DegradationSpec(**bad)
+
+
 @pytest.mark.parametrize("kind", ["full", "half", "blob", "gradient"])
 def test_make_mask(kind):
     for seed in range(5):
