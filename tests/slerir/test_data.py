@@ -151,43 +151,26 @@ def test_light_share_draws_light_strengths(kind, option, ratio):
 
 
 @needs_data
-def test_faint_rain_share_draws_drizzle_below_the_strength_range():
-    faint, default, kw = _one_kind_samplers("rain", 16, 48, faint_rain_share=0.5)
+@pytest.mark.parametrize("kind,field,lo,hi", [("rain", "density", 0.0002, 0.0008), ("haze", "beta", 0.2, 0.6)])
+def test_faint_share_draws_below_the_strength_range(kind, field, lo, hi):
+    """faint_rain_share (drizzle: fewer streaks) and faint_haze_share (thin haze: lower beta)."""
+    option = f"faint_{kind}_share"
+    faint, default, kw = _one_kind_samplers(kind, 16 if kind == "rain" else 8, 48, **{option: 0.5})
     rng = np.random.default_rng(0)
     specs = [faint.draw_specs(rng)[0] for _ in range(200)]
-    drizzle = [sp for sp in specs if sp.density is not None]
-    assert 0.4 < len(drizzle) / len(specs) < 0.6
-    assert all(sp.strength == 0.0 and 0.0002 <= sp.density <= 0.0008 for sp in drizzle)
-    assert all(sp.density is None for sp in default.draw_specs(np.random.default_rng(0)))
-    all_faint = TrainSampler(faint_rain_share=1.0, **kw)
-    light = TrainSampler(light_rain_share=1.0, **kw)
+    drawn = [sp for sp in specs if getattr(sp, field) is not None]
+    assert 0.4 < len(drawn) / len(specs) < 0.6
+    assert all(sp.strength == 0.0 and lo <= getattr(sp, field) <= hi for sp in drawn)
+    assert all(getattr(sp, field) is None for sp in default.draw_specs(np.random.default_rng(0)))
+    all_faint = TrainSampler(**{option: 1.0}, **kw)
+    light = TrainSampler(**{f"light_{kind}_share": 1.0}, **kw)
 
     def mse(b):
         return float(((b["lq"] - b["gt"]) ** 2).mean())
 
     assert 0 < mse(all_faint.batch(0)) < 0.7 * mse(light.batch(0))  # fainter than the light quarter
-    with pytest.raises(ValueError, match="faint_rain_share"):
-        TrainSampler(faint_rain_share=2.0, **kw)
-
-
-@needs_data
-def test_faint_haze_share_draws_thin_haze_below_the_strength_range():
-    faint, default, kw = _one_kind_samplers("haze", 8, 48, faint_haze_share=0.5)
-    rng = np.random.default_rng(0)
-    specs = [faint.draw_specs(rng)[0] for _ in range(200)]
-    thin = [sp for sp in specs if sp.beta is not None]
-    assert 0.4 < len(thin) / len(specs) < 0.6
-    assert all(sp.strength == 0.0 and 0.2 <= sp.beta <= 0.6 for sp in thin)
-    assert all(sp.beta is None for sp in default.draw_specs(np.random.default_rng(0)))
-    all_thin = TrainSampler(faint_haze_share=1.0, **kw)
-    light = TrainSampler(light_haze_share=1.0, **kw)
-
-    def mse(b):
-        return float(((b["lq"] - b["gt"]) ** 2).mean())
-
-    assert 0 < mse(all_thin.batch(0)) < 0.7 * mse(light.batch(0))
-    with pytest.raises(ValueError, match="faint_haze_share"):
-        TrainSampler(faint_haze_share=-1.0, **kw)
+    with pytest.raises(ValueError, match=option):
+        TrainSampler(**{option: 2.0}, **kw)
 
 
 @needs_data
