@@ -14,7 +14,7 @@ import itertools
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -214,6 +214,18 @@ def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, sid
     return _pack(res.image[cut], gt[cut], res.mask[cut], res.params, ctx=res.image, ctx_offset=(oy, ox))
 
 
+def _redraw(specs: list[DegradationSpec], rng: np.random.Generator, share: float, kind: str,
+            change: Callable[[DegradationSpec], DegradationSpec],
+            only: Callable[[DegradationSpec], bool] = lambda sp: True) -> list[DegradationSpec]:
+    """Each spec of ``kind`` (for which ``only`` holds) becomes ``change(sp)`` with probability ``share``.
+
+    Per such spec one coin is drawn, then whatever ``change`` draws; at share 0 nothing is drawn, so
+    runs from before an option existed draw exactly as they did."""
+    if share <= 0:
+        return specs
+    return [change(sp) if sp.kind == kind and only(sp) and rng.random() < share else sp for sp in specs]
+
+
 class TrainSampler:
     """Batches of synthetic degraded/clean patch pairs, a deterministic function of the step.
 
@@ -320,27 +332,22 @@ class TrainSampler:
         if u < self.clean_share:
             return []
         specs = random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share, weights=self.task_weights)
-        if self.light_rain_share > 0:  # no extra draws otherwise: earlier runs stay reproducible
-            specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
-                     if sp.kind == "rain" and rng.random() < self.light_rain_share else sp for sp in specs]
-        if self.faint_rain_share > 0:
-            specs = [replace(sp, strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY)))
-                     if sp.kind == "rain" and rng.random() < self.faint_rain_share else sp for sp in specs]
-        if self.light_haze_share > 0:
-            specs = [replace(sp, strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)))
-                     if sp.kind == "haze" and rng.random() < self.light_haze_share else sp for sp in specs]
-        if self.faint_haze_share > 0:
-            specs = [replace(sp, strength=0.0, beta=float(rng.uniform(*FAINT_HAZE_BETA)))
-                     if sp.kind == "haze" and rng.random() < self.faint_haze_share else sp for sp in specs]
-        if self.long_blur_share > 0:
-            specs = [replace(sp, length=float(rng.uniform(*LONG_BLUR_LENGTH)))
-                     if sp.kind == "blur" and rng.random() < self.long_blur_share else sp for sp in specs]
-        if self.varying_blur_share > 0:
-            specs = [replace(sp, varying=True) if sp.kind == "blur" and sp.length is not None
-                     and rng.random() < self.varying_blur_share else sp for sp in specs]
-        if self.scene_haze_share > 0:
-            specs = [replace(sp, scene=True) if sp.kind == "haze" and rng.random() < self.scene_haze_share
-                     else sp for sp in specs]
+        def uniform(lo: float, hi: float) -> float:
+            return float(rng.uniform(lo, hi))
+
+        # each option redraws a share of one kind's specs, in this order (no draws at share 0)
+        specs = _redraw(specs, rng, self.light_rain_share, "rain",
+                        lambda sp: replace(sp, strength=uniform(0.0, LIGHT_RAIN_MAX)))
+        specs = _redraw(specs, rng, self.faint_rain_share, "rain",
+                        lambda sp: replace(sp, strength=0.0, density=uniform(*FAINT_RAIN_DENSITY)))
+        specs = _redraw(specs, rng, self.light_haze_share, "haze",
+                        lambda sp: replace(sp, strength=uniform(0.0, LIGHT_HAZE_MAX)))
+        specs = _redraw(specs, rng, self.faint_haze_share, "haze",
+                        lambda sp: replace(sp, strength=0.0, beta=uniform(*FAINT_HAZE_BETA)))
+        specs = _redraw(specs, rng, self.long_blur_share, "blur", lambda sp: replace(sp, length=uniform(*LONG_BLUR_LENGTH)))
+        specs = _redraw(specs, rng, self.varying_blur_share, "blur", lambda sp: replace(sp, varying=True),
+                        only=lambda sp: sp.length is not None)
+        specs = _redraw(specs, rng, self.scene_haze_share, "haze", lambda sp: replace(sp, scene=True))
         if self.partial_share > 0 and len(specs) == 2 and rng.random() < self.partial_share:
             specs = specs[:1]  # its partial mask stays: degraded there, clean elsewhere
         return specs

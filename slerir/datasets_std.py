@@ -707,7 +707,7 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
 SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share",
                           "scene_haze_share", "varying_blur_share", "defocus_share",
                           "shadow_share", "partial_share", "faint_rain_share",
-                          "faint_haze_share")  # TrainConfig fields
+                          "faint_haze_share")  # TrainConfig fields, each a TrainSampler argument of that name
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):
@@ -737,19 +737,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
 
     return TrainSampler(root=tc.data_root, tasks=tc.tasks, patch=tc.patch, batch=tc.batch, mixed_share=tc.mixed_share,
                         clean_share=tc.clean_share, split="train", seed=tc.seed, rank=rank, world_size=world_size,
-                        task_weights=getattr(tc, "task_weights", None),
-                        light_rain_share=getattr(tc, "light_rain_share", 0.0),
-                        long_blur_share=getattr(tc, "long_blur_share", 0.0),
-                        light_haze_share=getattr(tc, "light_haze_share", 0.0),
-                        dark_share=getattr(tc, "dark_share", 0.0),
-                        varying_blur_share=getattr(tc, "varying_blur_share", 0.0),
-                        scene_haze_share=getattr(tc, "scene_haze_share", 0.0),
-                        defocus_share=getattr(tc, "defocus_share", 0.0),
-                        shadow_share=getattr(tc, "shadow_share", 0.0),
-                        partial_share=getattr(tc, "partial_share", 0.0),
                         context=getattr(tc, "stats_context", 1),
-                        faint_rain_share=getattr(tc, "faint_rain_share", 0.0),
-                        faint_haze_share=getattr(tc, "faint_haze_share", 0.0))
+                        **{k: getattr(tc, k, None if k == "task_weights" else 0.0) for k in SYNTHETIC_ONLY_OPTIONS})
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:
