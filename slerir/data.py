@@ -36,6 +36,8 @@ DEFOCUS_SIGMA = (1.5, 5.0)  # px: Gaussian defocus of TrainSampler(defocus_share
 DEFOCUS_AREA = (0.2, 0.8)  # share of the crop that is out of focus
 SHADOW_GAIN = (0.25, 0.7)  # brightness factor of TrainSampler(shadow_share=...)'s region
 SHADOW_AREA = (0.2, 0.7)  # share of the crop in shadow
+FLAT_CONTRAST = (0.55, 0.85)  # contrast kept by TrainSampler(flat_blur_share=...)'s tone (overcast, washed-out views)
+FLAT_LEVEL = (0.4, 0.7)  # the grey level that tone pulls towards
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -140,7 +142,8 @@ def shadow(img: np.ndarray, gain: float, area: float, rng: np.random.Generator) 
 def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
                 rng: np.random.Generator, gamma: float | None = None,
                 defocus_at: tuple[float, float] | None = None,
-                shadow_at: tuple[float, float] | None = None, context_side: int | None = None) -> dict[str, Any]:
+                shadow_at: tuple[float, float] | None = None, context_side: int | None = None,
+                flat: tuple[float, float] | None = None) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
@@ -149,6 +152,8 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     crop ``HAZE_CONTEXT`` times as wide (at most the image), hazed as a whole: the depth then spans a
     third of a photo, not its whole range inside one patch, and its sky and edges come from a real view.
     ``gamma``: the clean crop is first toned ``x ** gamma`` (it is then the target too).
+    ``flat``: (contrast c, level g): the clean crop is then toned flat, ``g + c * (x - g)`` (:func:`flatten`),
+    and is so in the target too.
     ``defocus_at``: (sigma, area) of :func:`defocus`, ``shadow_at``: (gain, area) of :func:`shadow`,
     applied in that order to the clean crop after ``gamma``: the soft or dark region is content and
     stays in the target.
@@ -168,13 +173,14 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     if size > min(h, w):
         raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
     if context_side is not None:
-        return _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, max(size, context_side), m)
+        return _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, max(size, context_side), m,
+                                  flat)
     if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
         side = min(h, w, HAZE_CONTEXT * patch)  # the haze field's context (not handed to the model)
         if side > patch:
-            s = _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, 0)
+            s = _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, 0, flat)
             return {k: v for k, v in s.items() if k not in ("ctx", "ctx_offset")}
-    gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at)  # (S, S, 3) float32
+    gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat)  # (S, S, 3) float32
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
@@ -189,7 +195,14 @@ def _pack(lq, gt, mask, params, **extra) -> dict[str, Any]:
             "label": int(np.argmax(counts)), "params": params, **extra}
 
 
-def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at) -> np.ndarray:
+def flatten(img: np.ndarray, contrast: float, level: float) -> np.ndarray:
+    """``img`` toned flat: ``level + contrast * (img - level)``, a washed-out look (overcast light, a
+    low-contrast camera profile) that is content, not haze: it has no depth and, under blur, the smear
+    is what is to be undone."""
+    return (np.float32(level) + np.float32(contrast) * (img - np.float32(level))).astype(np.float32)
+
+
+def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat=None) -> np.ndarray:
     """A random (size, size) crop of ``img``, flipped/turned, toned and given its soft/dark regions."""
     h, w = img.shape[:2]
     y = int(rng.integers(h - size + 1))
@@ -197,6 +210,8 @@ def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at) -> np.ndarray:
     gt = _augment(img[y : y + size, x : x + size], rng).astype(np.float32) / np.float32(255.0)
     if gamma is not None:
         gt = np.power(gt, np.float32(gamma), dtype=np.float32)
+    if flat is not None:
+        gt = flatten(gt, *flat)
     if defocus_at is not None:
         gt = defocus(gt, *defocus_at, rng)
     if shadow_at is not None:
@@ -204,10 +219,10 @@ def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at) -> np.ndarray:
     return gt
 
 
-def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin) -> dict[str, Any]:
+def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin, flat=None) -> dict[str, Any]:
     if side > min(img.shape[:2]):
         raise ValueError(f"a {side} px context does not fit a {img.shape[0]}x{img.shape[1]} image")
-    gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at)
+    gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at, flat)
     res = degrade(gt, specs, rng)
     oy, ox = (int(v) for v in rng.integers(margin, side - margin - patch + 1, size=2))
     cut = (slice(oy, oy + patch), slice(ox, ox + patch))
@@ -283,6 +298,11 @@ class TrainSampler:
             gain in ``SHADOW_GAIN``, area in ``SHADOW_AREA``), kept so in the target: a dark part of
             a well-exposed photo is not local low light (which comes with sensor noise). 0 draws
             exactly as earlier versions.
+        flat_blur_share: share of samples with blur and without haze or low light whose clean crop
+            is first toned flat (:func:`flatten`, contrast in ``FLAT_CONTRAST`` towards a grey in
+            ``FLAT_LEVEL``) and kept so in the target: a blurred overcast street is blur to undo, not
+            haze to remove (without it the model lends such photos haze's darkening and contrast).
+            0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -294,7 +314,7 @@ class TrainSampler:
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
                  context: int = 1, faint_rain_share: float = 0.0,
-                 faint_haze_share: float = 0.0) -> None:
+                 faint_haze_share: float = 0.0, flat_blur_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -307,7 +327,8 @@ class TrainSampler:
                   "dark_share": dark_share, "long_blur_share": long_blur_share,
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
-                  "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share}
+                  "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
+                  "flat_blur_share": flat_blur_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -363,8 +384,12 @@ class TrainSampler:
             soft = (float(rng.uniform(*DEFOCUS_SIGMA)), float(rng.uniform(*DEFOCUS_AREA)))
         if self.shadow_share > 0 and rng.random() < self.shadow_share:
             dark = (float(rng.uniform(*SHADOW_GAIN)), float(rng.uniform(*SHADOW_AREA)))
+        flat = None
+        if (self.flat_blur_share > 0 and any(sp.kind == "blur" for sp in specs)
+                and not any(sp.kind in ("haze", "lowlight") for sp in specs) and rng.random() < self.flat_blur_share):
+            flat = (float(rng.uniform(*FLAT_CONTRAST)), float(rng.uniform(*FLAT_LEVEL)))
         return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark,
-                           context_side=self.context_side)
+                           context_side=self.context_side, flat=flat)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``.

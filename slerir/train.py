@@ -70,6 +70,7 @@ class TrainConfig:
     stats_context: int = 1  # k > 1: the global statistics pool a degraded crop k patches wide around each patch
     partial_share: float = 0.0  # share of mixtures that keep one kind on its region, the rest clean (slerir.data.TrainSampler)
     shadow_share: float = 0.0  # share of samples whose clean crop has a darker region (slerir.data.TrainSampler)
+    flat_blur_share: float = 0.0  # share of blur samples (no haze, low light) on a flat-toned clean crop (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

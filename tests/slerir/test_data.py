@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, HAZE_CONTEXT, SHADOW_GAIN, TrainSampler,
-                         blur_margin, defocus, load_clean_images, make_sample, profile_val_set, resolve_root,
-                         selection_score, shadow, val_set, val_set_full)
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
+                         SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images, make_sample,
+                         profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -118,7 +118,7 @@ def test_task_weights_skew_the_mixture():
                                     {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
                                     {"shadow_share": 0.3}, {"partial_share": 0.5},
                                     {"stats_context": 3}, {"faint_rain_share": 0.3},
-                                    {"faint_haze_share": 0.3}])
+                                    {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -315,8 +315,9 @@ def test_train_config_passes_scene_and_varying_shares_to_the_sampler():
     from slerir.train import TrainConfig
 
     s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, defocus_share=0.2, shadow_share=0.1,
-                                 val_profile="scene"), rank=0, world_size=1)
-    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share, s.shadow_share) == (0.5, 0.25, 0.2, 0.1)
+                                 flat_blur_share=0.3, val_profile="scene"), rank=0, world_size=1)
+    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share, s.shadow_share,
+            s.flat_blur_share) == (0.5, 0.25, 0.2, 0.1, 0.3)
 
 
 def test_defocus_blurs_one_smooth_region_and_leaves_the_rest():
@@ -390,6 +391,43 @@ def test_shadow_share_keeps_the_dark_region_in_the_target():
     assert 0.3 < half < 0.7  # about the asked area, with a soft edge around it
     with pytest.raises(ValueError, match="shadow_share"):
         TrainSampler(shadow_share=2.0, **kw)
+
+
+def test_flatten_pulls_towards_the_level_by_the_contrast():
+    x = np.array([[[0.0, 0.5, 1.0]]], dtype=np.float32)
+    y = flatten(x, 0.5, 0.6)
+    assert y.dtype == np.float32 and np.allclose(y, [[[0.3, 0.55, 0.8]]])
+    assert np.allclose(flatten(x, 1.0, 0.3), x)
+
+
+@needs_data
+def test_flat_blur_share_tones_blurred_crops_and_their_targets():
+    kw = dict(split="val", batch=24, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
+    flat, plain = TrainSampler(flat_blur_share=1.0, tasks=("blur",), **kw), TrainSampler(tasks=("blur",), **kw)
+    f, p = flat.batch(0), plain.batch(0)
+    # every blurred crop is toned: its range shrinks to the contrast kept, around a grey in FLAT_LEVEL
+    c_hi, (g_lo, g_hi) = FLAT_CONTRAST[1], FLAT_LEVEL
+    lo, hi = f["gt"].flatten(1).min(1).values, f["gt"].flatten(1).max(1).values
+    assert (hi - lo <= c_hi + 1e-5).all()
+    assert (lo >= g_lo * (1 - c_hi) - 1e-5).all() and (hi <= g_hi + c_hi * (1 - g_hi) + 1e-5).all()
+    p_lo, p_hi = p["gt"].flatten(1).min(1).values, p["gt"].flatten(1).max(1).values
+    assert (hi - lo).mean() < 0.9 * (p_hi - p_lo).mean()  # toned crops (other crops) span less on average
+    assert not torch.equal(f["lq"], f["gt"]) and (f["label"] == CLASSES.index("blur")).all()
+    # the tone is on the clean crop before the blur: the same crop and kernel, toned first
+    img = flat.images[0]
+    spec = [DegradationSpec("blur", strength=0.5)]
+    a = make_sample(img, spec, 48, np.random.default_rng(5))
+    b = make_sample(img, spec, 48, np.random.default_rng(5), flat=(0.6, 0.5))
+    assert np.allclose(b["gt"], flatten(a["gt"], 0.6, 0.5), atol=1e-6)
+    assert np.allclose(b["lq"], flatten(a["lq"], 0.6, 0.5), atol=1e-5)  # blur is linear and keeps grey levels
+    # never on haze or low light (their targets are what the model must produce from them) nor on noise
+    for kind in ("haze", "lowlight", "noise"):
+        on = TrainSampler(flat_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        off = TrainSampler(tasks=(kind,), **kw).batch(1)
+        assert torch.equal(on["gt"], off["gt"]) and torch.equal(on["lq"], off["lq"])
+    assert 0 < FLAT_LEVEL[0] < FLAT_LEVEL[1] < 1
+    with pytest.raises(ValueError, match="flat_blur_share"):
+        TrainSampler(flat_blur_share=1.5, tasks=("blur",), **kw)
 
 
 @needs_data
