@@ -453,7 +453,8 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene")  # "scene": "full" with scene haze and varying long blur
+VAL_PROFILES = ("patch", "full", "scene", "flat")  # "scene": "full" with scene haze and varying long blur;
+# "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur)
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -511,15 +512,42 @@ def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Seque
     return out
 
 
+def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 654) -> list[dict[str, Any]]:
+    """``n`` whole validation photos toned flat (:func:`flatten`, contrast in ``FLAT_CONTRAST``, level in
+    ``FLAT_LEVEL``; the target is the toned photo) and blurred, every second one by a long motion
+    trajectory: the washed-out blurred views (an overcast street, GoPro's Istanbul_1) that a model which
+    equates low contrast with haze darkens. Category "flat_blur", label blur; dicts as :func:`val_set_full`."""
+    images = load_clean_images(root, "val")
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        img = images[int(rng.integers(len(images)))]
+        gt = flatten(img.astype(np.float32) / np.float32(255.0), float(rng.uniform(*FLAT_CONTRAST)),
+                     float(rng.uniform(*FLAT_LEVEL)))
+        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2
+                else DegradationSpec("blur"))
+        res = degrade(gt, [spec], rng)
+        counts = np.bincount(res.mask.ravel(), minlength=NUM_CLASSES)
+        out.append({"lq": np.ascontiguousarray(res.image.transpose(2, 0, 1)),
+                    "gt": np.ascontiguousarray(gt.transpose(2, 0, 1)), "mask": res.mask,
+                    "frac": (counts / res.mask.size).astype(np.float32), "label": int(np.argmax(counts)),
+                    "kind": "flat_blur", "params": res.params})
+    return out
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
-    """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`)
-    or "scene" (:func:`val_set_full` with ``scene=True``)."""
+    """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
+    "scene" (:func:`val_set_full` with ``scene=True``) or "flat" (the "scene" samples, then ``n // 8``
+    of :func:`val_set_flat_blur` when blur is trained)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    return val_set_full(root=root, n=n, tasks=tasks, scene=profile == "scene")
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat"))
+    if profile == "flat" and "blur" in resolve_tasks(tasks):
+        out += val_set_flat_blur(root=root, n=max(1, n // 8))
+    return out
 
 
 def selection_score(res: dict[str, float], profile: str = "patch") -> float:

@@ -81,7 +81,7 @@ class TrainConfig:
     val_every: int = 2000
     val_n: int = 60
     keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
-    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)

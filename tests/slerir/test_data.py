@@ -8,8 +8,8 @@ import torch
 
 from slerir.config import CLASSES
 from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
-                         SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images, make_sample,
-                         profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full)
+                         LONG_BLUR_LENGTH, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
+                         make_sample, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -428,6 +428,19 @@ def test_flat_blur_share_tones_blurred_crops_and_their_targets():
     assert 0 < FLAT_LEVEL[0] < FLAT_LEVEL[1] < 1
     with pytest.raises(ValueError, match="flat_blur_share"):
         TrainSampler(flat_blur_share=1.5, tasks=("blur",), **kw)
+
+
+@needs_data
+def test_flat_profile_is_the_scene_profile_plus_blurred_flat_photos():
+    scene, flat = profile_val_set("scene", n=16), profile_val_set("flat", n=16)
+    assert len(flat) == 18 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(scene, flat))
+    extra = flat[16:]
+    assert [s["kind"] for s in extra] == ["flat_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
+    for s in extra:
+        assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5  # the target is the toned photo
+        assert not np.allclose(s["lq"], s["gt"], atol=0.02)  # and the input is blurred
+    assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]  # every second one camera shake
+    assert len(profile_val_set("flat", n=16, tasks="three")) == 16  # nothing to add without blur
 
 
 @needs_data
