@@ -503,13 +503,17 @@ def val_set_full(root: str | Path | None = None, n: int = 48, tasks: str | Seque
                                      varying=scene and turn % 4 == 3)]
         else:
             specs = [DegradationSpec(cat)]
-        res = degrade(gt, specs, rng)
-        counts = np.bincount(res.mask.ravel(), minlength=NUM_CLASSES)
-        out.append({"lq": np.ascontiguousarray(res.image.transpose(2, 0, 1)),
-                    "gt": np.ascontiguousarray(gt.transpose(2, 0, 1)), "mask": res.mask,
-                    "frac": (counts / res.mask.size).astype(np.float32), "label": int(np.argmax(counts)),
-                    "kind": cat, "params": res.params})
+        out.append(_whole_photo_sample(gt, degrade(gt, specs, rng), cat))
     return out
+
+
+def _whole_photo_sample(gt: np.ndarray, res, kind: str) -> dict[str, Any]:
+    """A validation dict (channels first) from a whole (H, W, 3) target and its ``DegradationResult``."""
+    counts = np.bincount(res.mask.ravel(), minlength=NUM_CLASSES)
+    return {"lq": np.ascontiguousarray(res.image.transpose(2, 0, 1)),
+            "gt": np.ascontiguousarray(gt.transpose(2, 0, 1)), "mask": res.mask,
+            "frac": (counts / res.mask.size).astype(np.float32), "label": int(np.argmax(counts)),
+            "kind": kind, "params": res.params}
 
 
 def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 654) -> list[dict[str, Any]]:
@@ -526,12 +530,7 @@ def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 65
                      float(rng.uniform(*FLAT_LEVEL)))
         spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2
                 else DegradationSpec("blur"))
-        res = degrade(gt, [spec], rng)
-        counts = np.bincount(res.mask.ravel(), minlength=NUM_CLASSES)
-        out.append({"lq": np.ascontiguousarray(res.image.transpose(2, 0, 1)),
-                    "gt": np.ascontiguousarray(gt.transpose(2, 0, 1)), "mask": res.mask,
-                    "frac": (counts / res.mask.size).astype(np.float32), "label": int(np.argmax(counts)),
-                    "kind": "flat_blur", "params": res.params})
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "flat_blur"))
     return out
 
 
