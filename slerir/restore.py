@@ -18,11 +18,21 @@ from .imaging import IMAGE_EXTENSIONS, ImageError, save_png
 from .inference import Restorer
 
 
+SHOWN_CLASS_SHARE = 0.1  # besides the recognised class, the line names every class at least this probable
+
+
+def class_summary(classes, probs) -> str:
+    """The recognised class, then any other at ``SHOWN_CLASS_SHARE`` or more, as "blur 52%, haze 42%"
+    (a close second tells which other degradation's experts took part)."""
+    order = sorted(range(len(classes)), key=lambda i: -float(probs[i]))
+    shown = [i for i in order if i == order[0] or probs[i] >= SHOWN_CLASS_SHARE]
+    return ", ".join(f"{classes[i]} {100 * float(probs[i]):.0f}%" for i in shown)
+
+
 def _restore_one(restorer: Restorer, src: Path, dst: Path, args) -> str:
     res = restorer.restore(src, capture=False, top_k=args.top_k)
     save_png(res.image, dst)
-    p = res.class_probs
-    return f"{src.name} -> {dst} [{res.predicted_class} {100 * p.max():.0f}%, {res.seconds:.2f}s, {res.tiles} tile(s)]"
+    return f"{src.name} -> {dst} [{class_summary(res.classes, res.class_probs)}, {res.seconds:.2f}s, {res.tiles} tile(s)]"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from slerir.evaluate import main as evaluate_main
-from slerir.restore import main as restore_main
+from slerir.restore import class_summary, main as restore_main
 from tests.conftest import REPO
 
 
@@ -151,3 +151,10 @@ def test_baselines_in_worker_processes_match_inline(data_root):
     assert lol1["baseline_ssim"] == pytest.approx(lol2["baseline_ssim"], abs=1e-9) and lol1["n"] == lol2["n"] == 2
     assert rain1["baseline_psnr"] is None and rain2["baseline_psnr"] is None and rain2["n"] == 2  # no deraining baseline
     assert two["meta"]["baseline_jobs"] == 2
+
+
+def test_restore_line_names_the_recognised_class_and_close_seconds():
+    classes = ("clean", "noise", "rain", "haze", "blur", "lowlight")
+    assert class_summary(classes, [0.06, 0.0, 0.0, 0.42, 0.52, 0.0]) == "blur 52%, haze 42%"
+    assert class_summary(classes, [0.95, 0.01, 0.01, 0.01, 0.01, 0.01]) == "clean 95%"
+    assert class_summary(classes, [0.3, 0.2, 0.2, 0.1, 0.1, 0.1]).split(", ")[0] == "clean 30%"
