@@ -202,7 +202,7 @@ def flatten(img: np.ndarray, contrast: float, level: float) -> np.ndarray:
     return (np.float32(level) + np.float32(contrast) * (img - np.float32(level))).astype(np.float32)
 
 
-def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat=None) -> np.ndarray:
+def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat) -> np.ndarray:
     """A random (size, size) crop of ``img``, flipped/turned, toned and given its soft/dark regions."""
     h, w = img.shape[:2]
     y = int(rng.integers(h - size + 1))
@@ -219,7 +219,7 @@ def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat=None) -> np.n
     return gt
 
 
-def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin, flat=None) -> dict[str, Any]:
+def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin, flat) -> dict[str, Any]:
     if side > min(img.shape[:2]):
         raise ValueError(f"a {side} px context does not fit a {img.shape[0]}x{img.shape[1]} image")
     gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at, flat)
