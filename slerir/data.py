@@ -36,7 +36,7 @@ DEFOCUS_SIGMA = (1.5, 5.0)  # px: Gaussian defocus of TrainSampler(defocus_share
 DEFOCUS_AREA = (0.2, 0.8)  # share of the crop that is out of focus
 SHADOW_GAIN = (0.25, 0.7)  # brightness factor of TrainSampler(shadow_share=...)'s region
 SHADOW_AREA = (0.2, 0.7)  # share of the crop in shadow
-FLAT_CONTRAST = (0.55, 0.85)  # contrast kept by TrainSampler(flat_blur_share=...)'s tone (overcast, washed-out views)
+FLAT_CONTRAST = (0.55, 0.85)  # contrast kept by TrainSampler(flat_blur_share=..., flat_rain_share=...)'s tone (overcast, washed-out views)
 FLAT_LEVEL = (0.4, 0.7)  # the grey level that tone pulls towards
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -303,6 +303,10 @@ class TrainSampler:
             ``FLAT_LEVEL``) and kept so in the target: a blurred overcast street is blur to undo, not
             haze to remove (without it the model lends such photos haze's darkening and contrast).
             0 draws exactly as earlier versions.
+        flat_rain_share: the same for samples with rain and without haze or low light (drawn when the
+            blur tone above was not): rain over a low-contrast scene (sand, fog-free overcast) is rain to
+            remove, not haze (without it the model stretches the scene's contrast and loses ~10 dB where
+            a rainy photo was nearly clean). 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -314,7 +318,8 @@ class TrainSampler:
                  varying_blur_share: float = 0.0, scene_haze_share: float = 0.0,
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
                  context: int = 1, faint_rain_share: float = 0.0,
-                 faint_haze_share: float = 0.0, flat_blur_share: float = 0.0) -> None:
+                 faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
+                 flat_rain_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -328,7 +333,7 @@ class TrainSampler:
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
-                  "flat_blur_share": flat_blur_share}
+                  "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -385,8 +390,10 @@ class TrainSampler:
         if self.shadow_share > 0 and rng.random() < self.shadow_share:
             dark = (float(rng.uniform(*SHADOW_GAIN)), float(rng.uniform(*SHADOW_AREA)))
         flat = None
-        if (self.flat_blur_share > 0 and any(sp.kind == "blur" for sp in specs)
-                and not any(sp.kind in ("haze", "lowlight") for sp in specs) and rng.random() < self.flat_blur_share):
+        kinds = {sp.kind for sp in specs}
+        if not kinds & {"haze", "lowlight"} and (
+                (self.flat_blur_share > 0 and "blur" in kinds and rng.random() < self.flat_blur_share)
+                or (self.flat_rain_share > 0 and "rain" in kinds and rng.random() < self.flat_rain_share)):
             flat = (float(rng.uniform(*FLAT_CONTRAST)), float(rng.uniform(*FLAT_LEVEL)))
         return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark,
                            context_side=self.context_side, flat=flat)
@@ -453,8 +460,9 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene", "flat")  # "scene": "full" with scene haze and varying long blur;
-# "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur)
+VAL_PROFILES = ("patch", "full", "scene", "flat", "toned")  # "scene": "full" with scene haze and varying long blur;
+# "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned photos
+# (val_set_flat_rain)
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -534,18 +542,39 @@ def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 65
     return out
 
 
+def val_set_flat_rain(root: str | Path | None = None, n: int = 8, seed: int = 655) -> list[dict[str, Any]]:
+    """``n`` whole validation photos toned flat as in :func:`val_set_flat_blur` (the target is the toned
+    photo) with rain over them, every second one drizzle (``FAINT_RAIN_DENSITY``): rain over a
+    low-contrast scene, which a model that equates low contrast with haze stretches. Category
+    "flat_rain", label rain; dicts as :func:`val_set_full`."""
+    images = load_clean_images(root, "val")
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        img = images[int(rng.integers(len(images)))]
+        gt = flatten(img.astype(np.float32) / np.float32(255.0), float(rng.uniform(*FLAT_CONTRAST)),
+                     float(rng.uniform(*FLAT_LEVEL)))
+        spec = (DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY))) if i % 2
+                else DegradationSpec("rain"))
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "flat_rain"))
+    return out
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
-    "scene" (:func:`val_set_full` with ``scene=True``) or "flat" (the "scene" samples, then ``n // 8``
-    of :func:`val_set_flat_blur` when blur is trained)."""
+    "scene" (:func:`val_set_full` with ``scene=True``), "flat" (the "scene" samples, then ``n // 8``
+    of :func:`val_set_flat_blur` when blur is trained) or "toned" (the "flat" samples, then ``n // 8`` of
+    :func:`val_set_flat_rain` when rain is trained)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat"))
-    if profile == "flat" and "blur" in resolve_tasks(tasks):
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned"))
+    if profile in ("flat", "toned") and "blur" in resolve_tasks(tasks):
         out += val_set_flat_blur(root=root, n=max(1, n // 8))
+    if profile == "toned" and "rain" in resolve_tasks(tasks):
+        out += val_set_flat_rain(root=root, n=max(1, n // 8))
     return out
 
 

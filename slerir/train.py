@@ -71,6 +71,7 @@ class TrainConfig:
     partial_share: float = 0.0  # share of mixtures that keep one kind on its region, the rest clean (slerir.data.TrainSampler)
     shadow_share: float = 0.0  # share of samples whose clean crop has a darker region (slerir.data.TrainSampler)
     flat_blur_share: float = 0.0  # share of blur samples (no haze, low light) on a flat-toned clean crop (slerir.data.TrainSampler)
+    flat_rain_share: float = 0.0  # the same for rain samples (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -81,7 +82,7 @@ class TrainConfig:
     val_every: int = 2000
     val_n: int = 60
     keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
-    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)

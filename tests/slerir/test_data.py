@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
+from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
                          LONG_BLUR_LENGTH, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
                          make_sample, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full)
 from slerir.degradations import DegradationSpec, degrade
@@ -118,7 +118,8 @@ def test_task_weights_skew_the_mixture():
                                     {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
                                     {"shadow_share": 0.3}, {"partial_share": 0.5},
                                     {"stats_context": 3}, {"faint_rain_share": 0.3},
-                                    {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5}])
+                                    {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5},
+                                    {"flat_rain_share": 0.5}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -485,3 +486,41 @@ def test_context_cuts_each_patch_from_a_wider_degraded_crop():
         TrainSampler(context=0, **kw)
     with pytest.raises(ValueError, match="blur margins"):
         TrainSampler(context=2, **kw)  # 64 px crops cannot hold a 32 px patch with a 50 px blur's margins
+
+
+@needs_data
+def test_flat_rain_share_tones_rainy_crops_and_their_targets():
+    kw = dict(split="val", batch=24, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
+    f = TrainSampler(flat_rain_share=1.0, tasks=("rain",), **kw).batch(0)
+    c_hi = FLAT_CONTRAST[1]
+    lo, hi = f["gt"].flatten(1).min(1).values, f["gt"].flatten(1).max(1).values
+    assert (hi - lo <= c_hi + 1e-5).all()  # every rainy crop's target is toned
+    assert (f["lq"] >= f["gt"] - 1e-6).float().mean() > 0.99  # and the rain is added over it (streaks brighten)
+    assert not torch.equal(f["lq"], f["gt"]) and (f["label"] == CLASSES.index("rain")).all()
+    # the rain tone never draws on other kinds, and at share 0 nothing changes (the blur tone's draws included)
+    for kind in ("haze", "lowlight", "noise", "blur"):
+        on = TrainSampler(flat_rain_share=1.0, tasks=(kind,), **kw).batch(1)
+        off = TrainSampler(tasks=(kind,), **kw).batch(1)
+        assert torch.equal(on["gt"], off["gt"]) and torch.equal(on["lq"], off["lq"])
+    both = dict(kw, mixed_share=1.0)
+    a = TrainSampler(flat_blur_share=0.5, tasks=("rain", "blur"), **both).batch(2)
+    b = TrainSampler(flat_blur_share=0.5, flat_rain_share=0.0, tasks=("rain", "blur"), **both).batch(2)
+    assert torch.equal(a["lq"], b["lq"])
+    with pytest.raises(ValueError, match="flat_rain_share"):
+        TrainSampler(flat_rain_share=-0.1, tasks=("rain",), **kw)
+
+
+@needs_data
+def test_toned_profile_is_the_flat_profile_plus_rainy_flat_photos():
+    flat, toned = profile_val_set("flat", n=16), profile_val_set("toned", n=16)
+    assert len(toned) == 20 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(flat, toned))
+    extra = toned[18:]
+    assert [s["kind"] for s in extra] == ["flat_rain"] * 2 and all(s["label"] == CLASSES.index("rain") for s in extra)
+    for s in extra:
+        assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5
+        assert not np.allclose(s["lq"], s["gt"], atol=0.02)
+    # every second one drizzle: fewer streaks than the ordinary rain before it
+    changed = [(np.abs(s["lq"] - s["gt"]).max(0) > 0.02).mean() for s in extra]
+    assert changed[1] < changed[0]
+    assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]
+    assert len(profile_val_set("toned", n=16, tasks=("noise", "haze", "blur"))) == 18  # no rain: nothing more
