@@ -524,11 +524,9 @@ def _whole_photo_sample(gt: np.ndarray, res, kind: str) -> dict[str, Any]:
             "kind": kind, "params": res.params}
 
 
-def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 654) -> list[dict[str, Any]]:
+def _flat_photos(root, n: int, seed: int, kind: str, spec_at) -> list[dict[str, Any]]:
     """``n`` whole validation photos toned flat (:func:`flatten`, contrast in ``FLAT_CONTRAST``, level in
-    ``FLAT_LEVEL``; the target is the toned photo) and blurred, every second one by a long motion
-    trajectory: the washed-out blurred views (an overcast street, GoPro's Istanbul_1) that a model which
-    equates low contrast with haze darkens. Category "flat_blur", label blur; dicts as :func:`val_set_full`."""
+    ``FLAT_LEVEL``; the target is the toned photo), each degraded by ``spec_at(i, rng)``; category ``kind``."""
     images = load_clean_images(root, "val")
     out = []
     for i in range(n):
@@ -536,28 +534,26 @@ def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 65
         img = images[int(rng.integers(len(images)))]
         gt = flatten(img.astype(np.float32) / np.float32(255.0), float(rng.uniform(*FLAT_CONTRAST)),
                      float(rng.uniform(*FLAT_LEVEL)))
-        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2
-                else DegradationSpec("blur"))
-        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "flat_blur"))
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec_at(i, rng)], rng), kind))
     return out
+
+
+def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 654) -> list[dict[str, Any]]:
+    """``n`` whole validation photos toned flat (:func:`_flat_photos`) and blurred, every second one by a
+    long motion trajectory: the washed-out blurred views (an overcast street, GoPro's Istanbul_1) that a
+    model which equates low contrast with haze darkens. Category "flat_blur", label blur; dicts as
+    :func:`val_set_full`."""
+    return _flat_photos(root, n, seed, "flat_blur", lambda i, rng: (
+        DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2 else DegradationSpec("blur")))
 
 
 def val_set_flat_rain(root: str | Path | None = None, n: int = 8, seed: int = 655) -> list[dict[str, Any]]:
-    """``n`` whole validation photos toned flat as in :func:`val_set_flat_blur` (the target is the toned
-    photo) with rain over them, every second one drizzle (``FAINT_RAIN_DENSITY``): rain over a
-    low-contrast scene, which a model that equates low contrast with haze stretches. Category
-    "flat_rain", label rain; dicts as :func:`val_set_full`."""
-    images = load_clean_images(root, "val")
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        img = images[int(rng.integers(len(images)))]
-        gt = flatten(img.astype(np.float32) / np.float32(255.0), float(rng.uniform(*FLAT_CONTRAST)),
-                     float(rng.uniform(*FLAT_LEVEL)))
-        spec = (DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY))) if i % 2
-                else DegradationSpec("rain"))
-        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "flat_rain"))
-    return out
+    """``n`` whole validation photos toned flat (:func:`_flat_photos`) with rain over them, every second one
+    drizzle (``FAINT_RAIN_DENSITY``): rain over a low-contrast scene, which a model that equates low
+    contrast with haze stretches. Category "flat_rain", label rain; dicts as :func:`val_set_full`."""
+    return _flat_photos(root, n, seed, "flat_rain", lambda i, rng: (
+        DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY))) if i % 2
+        else DegradationSpec("rain")))
 
 
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,

@@ -431,15 +431,21 @@ def test_flat_blur_share_tones_blurred_crops_and_their_targets():
         TrainSampler(flat_blur_share=1.5, tasks=("blur",), **kw)
 
 
-@needs_data
-def test_flat_profile_is_the_scene_profile_plus_blurred_flat_photos():
-    scene, flat = profile_val_set("scene", n=16), profile_val_set("flat", n=16)
-    assert len(flat) == 18 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(scene, flat))
-    extra = flat[16:]
-    assert [s["kind"] for s in extra] == ["flat_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
+def _toned_extras(base: str, profile: str, kind: str, label: str) -> list[dict]:
+    """The samples ``profile`` (n=16) adds after ``base``'s, checked as 2 toned photos of ``kind``."""
+    first, more = profile_val_set(base, n=16), profile_val_set(profile, n=16)
+    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    extra = more[len(first):]
+    assert [s["kind"] for s in extra] == [kind] * 2 and all(s["label"] == CLASSES.index(label) for s in extra)
     for s in extra:
         assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5  # the target is the toned photo
-        assert not np.allclose(s["lq"], s["gt"], atol=0.02)  # and the input is blurred
+        assert not np.allclose(s["lq"], s["gt"], atol=0.02)  # and the input is degraded
+    return extra
+
+
+@needs_data
+def test_flat_profile_is_the_scene_profile_plus_blurred_flat_photos():
+    extra = _toned_extras("scene", "flat", "flat_blur", "blur")
     assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]  # every second one camera shake
     assert len(profile_val_set("flat", n=16, tasks="three")) == 16  # nothing to add without blur
 
@@ -502,23 +508,19 @@ def test_flat_rain_share_tones_rainy_crops_and_their_targets():
         on = TrainSampler(flat_rain_share=1.0, tasks=(kind,), **kw).batch(1)
         off = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(on["gt"], off["gt"]) and torch.equal(on["lq"], off["lq"])
-    both = dict(kw, mixed_share=1.0)
-    a = TrainSampler(flat_blur_share=0.5, tasks=("rain", "blur"), **both).batch(2)
-    b = TrainSampler(flat_blur_share=0.5, flat_rain_share=0.0, tasks=("rain", "blur"), **both).batch(2)
-    assert torch.equal(a["lq"], b["lq"])
+    # drawn only where the blur tone was not: rain-and-blur mixtures all toned by the blur tone draw nothing more
+    both = dict(kw, mixed_share=1.0, tasks=("rain", "blur"))
+    a = TrainSampler(flat_blur_share=1.0, **both).batch(2)
+    b = TrainSampler(flat_blur_share=1.0, flat_rain_share=1.0, **both).batch(2)
+    assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
     with pytest.raises(ValueError, match="flat_rain_share"):
         TrainSampler(flat_rain_share=-0.1, tasks=("rain",), **kw)
 
 
 @needs_data
 def test_toned_profile_is_the_flat_profile_plus_rainy_flat_photos():
-    flat, toned = profile_val_set("flat", n=16), profile_val_set("toned", n=16)
-    assert len(toned) == 20 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(flat, toned))
-    extra = toned[18:]
-    assert [s["kind"] for s in extra] == ["flat_rain"] * 2 and all(s["label"] == CLASSES.index("rain") for s in extra)
-    for s in extra:
-        assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5
-        assert not np.allclose(s["lq"], s["gt"], atol=0.02)
+    assert len(profile_val_set("flat", n=16)) == 18
+    extra = _toned_extras("flat", "toned", "flat_rain", "rain")
     # every second one drizzle: fewer streaks than the ordinary rain before it
     changed = [(np.abs(s["lq"] - s["gt"]).max(0) > 0.02).mean() for s in extra]
     assert changed[1] < changed[0]
