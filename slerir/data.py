@@ -281,6 +281,10 @@ class TrainSampler:
             model learns what to do with blur it cannot fully undo. 0 draws exactly as earlier versions.
         varying_blur_share: share of those long-blur samples whose blur varies over the patch
             (``DegradationSpec(varying=True)``: camera rotation). 0 draws exactly as earlier versions.
+        linear_blur_share: share of blur samples (any trajectory or disk) blurred in linear light
+            (``DegradationSpec(linear=True)``: through a gamma-2.2 camera response, as GoPro's blurred
+            frames were made), where a bright light smears into and lifts its dark surroundings.
+            Applied after ``varying_blur_share``. 0 draws exactly as earlier versions.
         scene_haze_share: share of haze samples with scene depth (``DegradationSpec(scene=True)``,
             see :func:`make_sample` for the wider haze context). 0 draws exactly as earlier versions.
         defocus_share: share of all samples whose clean crop has an out-of-focus region
@@ -319,7 +323,7 @@ class TrainSampler:
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
-                 flat_rain_share: float = 0.0) -> None:
+                 flat_rain_share: float = 0.0, linear_blur_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -333,7 +337,8 @@ class TrainSampler:
                   "varying_blur_share": varying_blur_share, "scene_haze_share": scene_haze_share,
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
-                  "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share}
+                  "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share,
+                  "linear_blur_share": linear_blur_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -373,6 +378,7 @@ class TrainSampler:
         specs = _redraw(specs, rng, self.long_blur_share, "blur", lambda sp: replace(sp, length=uniform(*LONG_BLUR_LENGTH)))
         specs = _redraw(specs, rng, self.varying_blur_share, "blur", lambda sp: replace(sp, varying=True),
                         only=lambda sp: sp.length is not None)
+        specs = _redraw(specs, rng, self.linear_blur_share, "blur", lambda sp: replace(sp, linear=True))
         specs = _redraw(specs, rng, self.scene_haze_share, "haze", lambda sp: replace(sp, scene=True))
         if self.partial_share > 0 and len(specs) == 2 and rng.random() < self.partial_share:
             specs = specs[:1]  # its partial mask stays: degraded there, clean elsewhere
@@ -460,9 +466,9 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene", "flat", "toned")  # "scene": "full" with scene haze and varying long blur;
-# "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned photos
-# (val_set_flat_rain)
+VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera")  # "scene": "full" with scene haze and varying
+# long blur; "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned
+# photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur)
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -556,21 +562,39 @@ def val_set_flat_rain(root: str | Path | None = None, n: int = 8, seed: int = 65
         else DegradationSpec("rain")))
 
 
+def val_set_linear_blur(root: str | Path | None = None, n: int = 8, seed: int = 656) -> list[dict[str, Any]]:
+    """``n`` whole validation photos blurred in linear light (``DegradationSpec(linear=True)``, GoPro's
+    synthesis), every second one by a long motion trajectory (``LONG_BLUR_LENGTH``) and every fourth
+    of those varying over the photo. Category "linear_blur", label blur; dicts as :func:`val_set_full`."""
+    images = load_clean_images(root, "val")
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        gt = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
+        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)), varying=i % 4 == 3, linear=True)
+                if i % 2 else DegradationSpec("blur", linear=True))
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "linear_blur"))
+    return out
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
     "scene" (:func:`val_set_full` with ``scene=True``), "flat" (the "scene" samples, then ``n // 8``
     of :func:`val_set_flat_blur` when blur is trained) or "toned" (the "flat" samples, then ``n // 8`` of
-    :func:`val_set_flat_rain` when rain is trained)."""
+    :func:`val_set_flat_rain` when rain is trained) or "camera" (the "toned" samples, then ``n // 8`` of
+    :func:`val_set_linear_blur` when blur is trained)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned"))
-    if profile in ("flat", "toned") and "blur" in resolve_tasks(tasks):
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera"))
+    if profile in ("flat", "toned", "camera") and "blur" in resolve_tasks(tasks):
         out += val_set_flat_blur(root=root, n=max(1, n // 8))
-    if profile == "toned" and "rain" in resolve_tasks(tasks):
+    if profile in ("toned", "camera") and "rain" in resolve_tasks(tasks):
         out += val_set_flat_rain(root=root, n=max(1, n // 8))
+    if profile == "camera" and "blur" in resolve_tasks(tasks):
+        out += val_set_linear_blur(root=root, n=max(1, n // 8))
     return out
 
 

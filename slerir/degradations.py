@@ -26,7 +26,9 @@ Physical models (the parameter ranges are ours; ``strength`` in [0, 1] maps line
   reflect padding (FFT convolution: fast for 64 px patches and for 512 px images alike). An explicit
   ``DegradationSpec(length=...)`` asks for a motion trajectory of that length (up to 64 px), beyond
   the strength range: real camera shake (GoPro) is often longer than 25 px; with ``varying=True`` the
-  blur changes over the image (two trajectories blended through a smooth field, as camera rotation gives).
+  blur changes over the image (two trajectories blended through a smooth field, as camera rotation gives);
+  with ``linear=True`` the blur acts in linear light (``(J^2.2 * k)^(1/2.2)``), as GoPro's blurred frames
+  were made (sharp frames averaged through a gamma-2.2 inverse camera response): highlights spread.
 * **lowlight**: an LOL-like under-exposed capture, ``I = Q(g_c * s * J^gamma + n)``: a tone curve
   with gamma 1.5..2.5 darkens mid-tones more than highlights, exposure scale ``s`` 0.5..0.1
   (log-spaced, darker with strength), a slight per-channel colour shift ``g_c``,
@@ -69,6 +71,7 @@ HAZE_MIN_BETA = 0.1  # thinnest haze a DegradationSpec may ask for (below the st
 BLUR_MOTION_LENGTH = (5.0, 25.0)  # px
 BLUR_DISK_RADIUS = (1.5, 5.0)  # px
 BLUR_MAX_LENGTH = 64.0  # px, longest motion trajectory a DegradationSpec may ask for
+CAMERA_GAMMA = 2.2  # the camera response DegradationSpec(linear=True) blurs through (GoPro's synthesis)
 LOWLIGHT_SCALE = (0.5, 0.1)  # exposure, log-spaced: darker with strength
 LOWLIGHT_GAMMA = (1.5, 2.5)
 
@@ -88,6 +91,10 @@ class DegradationSpec:
         varying: blur with ``length`` only: the blur varies over the image, a smooth per-pixel blend
             of two trajectories (the second turned up to 30 degrees and 50-100% as long), as camera
             rotation during a long exposure gives.
+        linear: blur only: convolve in linear light, ``(J ** CAMERA_GAMMA * k) ** (1 / CAMERA_GAMMA)``,
+            as the GoPro benchmark's blurred frames were synthesised (an average of sharp 240 fps frames
+            through an inverse gamma-2.2 camera response; Nah et al., CVPR 2017): a bright light smears
+            into its dark surroundings, which lifts them, where blur on the sRGB values spreads evenly.
         scene: haze only: the depth map follows the picture (see :func:`scene_depth`: edges of
             objects, bright flat sky far away) and the airlight is grey half of the time, as in
             RESIDE's haze (depth estimated per photo); False uses the content-blind smooth depth.
@@ -104,6 +111,7 @@ class DegradationSpec:
     sigma: float | None = None
     length: float | None = None
     varying: bool = False
+    linear: bool = False
     scene: bool = False
     density: float | None = None
     beta: float | None = None
@@ -121,6 +129,8 @@ class DegradationSpec:
             raise ValueError(f"length (1..{BLUR_MAX_LENGTH:g} px) is only meaningful for kind='blur'")
         if self.varying and (self.kind != "blur" or self.length is None):
             raise ValueError("varying is only meaningful for kind='blur' with an explicit length")
+        if self.linear and self.kind != "blur":
+            raise ValueError("linear is only meaningful for kind='blur'")
         if self.scene and self.kind != "haze":
             raise ValueError("scene is only meaningful for kind='haze'")
         if self.density is not None and (self.kind != "rain"
@@ -444,7 +454,8 @@ def disk_kernel(radius: float) -> np.ndarray:
 VARYING_TURN = math.pi / 6  # rad: most the second trajectory of a varying blur is turned
 
 
-def _apply_blur(img, strength, rng, length=None, varying=False):
+def _apply_blur(img, strength, rng, length=None, varying=False, linear=False):
+    src = np.power(img, np.float32(CAMERA_GAMMA)) if linear else img  # what the kernels average
     motion = True
     if length is None:  # else: an explicit trajectory length, motion blur without a strength draw
         s = _strength(strength, rng)
@@ -459,14 +470,17 @@ def _apply_blur(img, strength, rng, length=None, varying=False):
         radius = _lerp(BLUR_DISK_RADIUS, s)
         k = disk_kernel(radius)
         params = {"type": "defocus", "radius": radius}
-    out = _convolve_reflect(img, k)
+    out = _convolve_reflect(src, k)
     if varying:  # a second trajectory, blended per pixel through a smooth field
         angle2 = angle + float(rng.uniform(-VARYING_TURN, VARYING_TURN))
         length2 = max(1.0, float(length) * float(rng.uniform(0.5, 1.0)))
         k2 = motion_kernel(length2, angle2, float(rng.uniform(-MAX_CURVATURE, MAX_CURVATURE)))
         wgt = smooth_field(img.shape[:2], rng, cells=int(rng.integers(2, 4)))[:, :, None]
-        out = out * (1 - wgt) + _convolve_reflect(img, k2) * wgt
+        out = out * (1 - wgt) + _convolve_reflect(src, k2) * wgt
         params.update({"type": "varying motion", "length2": length2, "angle2_rad": angle2})
+    if linear:
+        out = np.power(np.clip(out, 0.0, 1.0), np.float32(1.0 / CAMERA_GAMMA))
+        params["linear"] = True
     return np.clip(out, 0.0, 1.0), params
 
 
@@ -557,7 +571,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         else:
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
-        kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying},
+        kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying, "linear": sp.linear},
               "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:

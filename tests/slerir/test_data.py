@@ -9,7 +9,8 @@ import torch
 from slerir.config import CLASSES
 from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
                          LONG_BLUR_LENGTH, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
-                         make_sample, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full)
+                         make_sample, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
+                         val_set_linear_blur)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -119,7 +120,7 @@ def test_task_weights_skew_the_mixture():
                                     {"shadow_share": 0.3}, {"partial_share": 0.5},
                                     {"stats_context": 3}, {"faint_rain_share": 0.3},
                                     {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5},
-                                    {"flat_rain_share": 0.5}])
+                                    {"flat_rain_share": 0.5}, {"linear_blur_share": 0.5}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -526,3 +527,33 @@ def test_toned_profile_is_the_flat_profile_plus_rainy_flat_photos():
     assert changed[1] < changed[0]
     assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]
     assert len(profile_val_set("toned", n=16, tasks=("noise", "haze", "blur"))) == 18  # no rain: nothing more
+
+
+@needs_data
+def test_linear_blur_share_blurs_in_linear_light_and_draws_nothing_else():
+    kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
+    rng = np.random.default_rng(4)
+    s = TrainSampler(linear_blur_share=1.0, tasks=("blur",), **kw)
+    specs = [sp for _ in range(20) for sp in s.draw_specs(rng)]
+    assert specs and all(sp.kind == "blur" and sp.linear for sp in specs)
+    on = TrainSampler(linear_blur_share=1.0, tasks=("blur",), **kw).batch(0)
+    off = TrainSampler(tasks=("blur",), **kw).batch(0)
+    assert not torch.equal(on["lq"], off["lq"])  # the same scenes, blurred differently
+    for kind in ("noise", "rain", "haze", "lowlight"):  # no blur: the coin is never drawn
+        a = TrainSampler(linear_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        b = TrainSampler(tasks=(kind,), **kw).batch(1)
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+    with pytest.raises(ValueError, match="linear_blur_share"):
+        TrainSampler(linear_blur_share=1.5, tasks=("blur",), **kw)
+
+
+@needs_data
+def test_camera_profile_is_the_toned_profile_plus_photos_blurred_in_linear_light():
+    first, more = profile_val_set("toned", n=16), profile_val_set("camera", n=16)
+    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    extra = more[len(first):]
+    assert [s["kind"] for s in extra] == ["linear_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
+    assert all(s["params"][0]["linear"] for s in extra) and extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in val_set_linear_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
+    assert len(profile_val_set("camera", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos

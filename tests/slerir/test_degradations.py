@@ -8,7 +8,7 @@ import pytest
 
 from slerir.config import CLASSES
 from slerir.degradations import (
-    KINDS, DegradationSpec, add_blur, add_haze, add_lowlight, add_noise, add_rain, degrade, make_mask,
+    CAMERA_GAMMA, KINDS, DegradationSpec, add_blur, add_haze, add_lowlight, add_noise, add_rain, degrade, make_mask,
     random_specs,
 )
 
@@ -294,3 +294,20 @@ def test_varying_blur_blends_two_trajectories():
         DegradationSpec("blur", varying=True)  # needs an explicit length
     with pytest.raises(ValueError, match="varying"):
         DegradationSpec("noise", varying=True)
+
+
+def test_linear_blur_averages_light_not_pixel_values():
+    img = np.full((64, 64, 3), 0.1, np.float32)
+    img[24:40, 24:40] = 1.0  # a bright light on a dark wall
+    srgb = degrade(img, [DegradationSpec("blur", length=20.0)], 5)
+    lin = degrade(img, [DegradationSpec("blur", length=20.0, linear=True)], 5)
+    assert lin.params[0]["linear"] and lin.params[0]["angle_rad"] == srgb.params[0]["angle_rad"]  # same kernel
+    # the smeared light lifts the dark wall more than sRGB-space blur does; exactly the gamma round trip
+    assert srgb.image.mean() == pytest.approx(img.mean(), abs=1e-4)  # sRGB blur only moves values about
+    assert lin.image.mean() > srgb.image.mean() + 0.02
+    k_img = degrade(img ** CAMERA_GAMMA, [DegradationSpec("blur", length=20.0)], 5).image
+    np.testing.assert_allclose(lin.image, np.clip(k_img, 0, 1) ** (1 / CAMERA_GAMMA), atol=1e-5)
+    flat = np.full((32, 32, 3), 0.4, np.float32)  # nothing to smear: unchanged
+    np.testing.assert_allclose(degrade(flat, [DegradationSpec("blur", linear=True)], 0).image, flat, atol=1e-5)
+    with pytest.raises(ValueError, match="linear"):
+        DegradationSpec("haze", linear=True)
