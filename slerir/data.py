@@ -38,6 +38,9 @@ SHADOW_GAIN = (0.25, 0.7)  # brightness factor of TrainSampler(shadow_share=...)
 SHADOW_AREA = (0.2, 0.7)  # share of the crop in shadow
 FLAT_CONTRAST = (0.55, 0.85)  # contrast kept by TrainSampler(flat_blur_share=..., flat_rain_share=...)'s tone (overcast, washed-out views)
 FLAT_LEVEL = (0.4, 0.7)  # the grey level that tone pulls towards
+PALE_CONTRAST = (0.25, 0.6)  # contrast kept in TrainSampler(pale_share=...)'s washed-out region (pavement, a wall, overcast sky)
+PALE_LEVEL = (0.55, 0.85)  # the light grey that region is pulled towards
+PALE_AREA = (0.25, 0.6)  # share of the crop it covers
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -139,11 +142,20 @@ def shadow(img: np.ndarray, gain: float, area: float, rng: np.random.Generator) 
     return (img * (1.0 - w * (1.0 - gain))).astype(np.float32)
 
 
+def pale(img: np.ndarray, contrast: float, level: float, area: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W, 3) float32 with a softly edged :func:`soft_region` of about ``area`` of it toned
+    :func:`flatten` (``contrast``, ``level``): a light, low-contrast surface (pavement, a wall, overcast
+    sky) inside an ordinary photo. Locally it looks like haze (bright, grey, flat) but it is content."""
+    w = soft_region(img.shape[:2], area, rng, feather=0.25)
+    return (img + w * (flatten(img, contrast, level) - img)).astype(np.float32)
+
+
 def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
                 rng: np.random.Generator, gamma: float | None = None,
                 defocus_at: tuple[float, float] | None = None,
                 shadow_at: tuple[float, float] | None = None, context_side: int | None = None,
-                flat: tuple[float, float] | None = None) -> dict[str, Any]:
+                flat: tuple[float, float] | None = None,
+                pale_at: tuple[float, float, float] | None = None) -> dict[str, Any]:
     """One training sample from a clean uint8 image: random crop, flips/rot90, degradation.
 
     Patches that get blurred are cropped ``blur_margin(specs)`` px larger on each side, degraded, then
@@ -156,7 +168,7 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
     and is so in the target too.
     ``defocus_at``: (sigma, area) of :func:`defocus`, ``shadow_at``: (gain, area) of :func:`shadow`,
     applied in that order to the clean crop after ``gamma``: the soft or dark region is content and
-    stays in the target.
+    stays in the target. ``pale_at``: (contrast, level, area) of :func:`pale`, applied after them, content too.
     ``context_side``: every patch is cut at random from a crop of this side (at least the patch plus
     its blur margins), degraded as a whole and returned as "ctx": the wider view whose pooled
     statistics condition the model in training (``SLERIR.forward(context=...)``), as a whole photo
@@ -174,13 +186,13 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int,
         raise ValueError(f"patch {patch} (+{m} margin) does not fit a {h}x{w} image")
     if context_side is not None:
         return _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, max(size, context_side), m,
-                                  flat)
+                                  flat, pale_at)
     if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
         side = min(h, w, HAZE_CONTEXT * patch)  # the haze field's context (not handed to the model)
         if side > patch:
-            s = _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, 0, flat)
+            s = _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, 0, flat, pale_at)
             return {k: v for k, v in s.items() if k not in ("ctx", "ctx_offset")}
-    gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat)  # (S, S, 3) float32
+    gt = _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat, pale_at)  # (S, S, 3) float32
     res = degrade(gt, specs, rng)
     lq, mask = res.image, res.mask
     if m:
@@ -202,7 +214,7 @@ def flatten(img: np.ndarray, contrast: float, level: float) -> np.ndarray:
     return (np.float32(level) + np.float32(contrast) * (img - np.float32(level))).astype(np.float32)
 
 
-def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat) -> np.ndarray:
+def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat, pale_at=None) -> np.ndarray:
     """A random (size, size) crop of ``img``, flipped/turned, toned and given its soft/dark regions."""
     h, w = img.shape[:2]
     y = int(rng.integers(h - size + 1))
@@ -216,13 +228,16 @@ def _clean_crop(img, size, rng, gamma, defocus_at, shadow_at, flat) -> np.ndarra
         gt = defocus(gt, *defocus_at, rng)
     if shadow_at is not None:
         gt = shadow(gt, *shadow_at, rng)
+    if pale_at is not None:
+        gt = pale(gt, *pale_at, rng)
     return gt
 
 
-def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin, flat) -> dict[str, Any]:
+def _sample_in_context(img, specs, patch, rng, gamma, defocus_at, shadow_at, side, margin, flat,
+                       pale_at=None) -> dict[str, Any]:
     if side > min(img.shape[:2]):
         raise ValueError(f"a {side} px context does not fit a {img.shape[0]}x{img.shape[1]} image")
-    gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at, flat)
+    gt = _clean_crop(img, side, rng, gamma, defocus_at, shadow_at, flat, pale_at)
     res = degrade(gt, specs, rng)
     oy, ox = (int(v) for v in rng.integers(margin, side - margin - patch + 1, size=2))
     cut = (slice(oy, oy + patch), slice(ox, ox + patch))
@@ -311,6 +326,11 @@ class TrainSampler:
             blur tone above was not): rain over a low-contrast scene (sand, fog-free overcast) is rain to
             remove, not haze (without it the model stretches the scene's contrast and loses ~10 dB where
             a rainy photo was nearly clean). 0 draws exactly as earlier versions.
+        pale_share: share of samples without haze or low light (clean ones included) whose clean crop
+            has a light, low-contrast region (:func:`pale`, contrast in ``PALE_CONTRAST`` towards a grey in
+            ``PALE_LEVEL``, area in ``PALE_AREA``), kept so in the target: blurred pavement is blur to undo,
+            not local haze (without it the local embedding takes such a region for haze and the model
+            paints dark blotches into it: GoPro's Istanbul_1). 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -323,7 +343,7 @@ class TrainSampler:
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
-                 flat_rain_share: float = 0.0, linear_blur_share: float = 0.0) -> None:
+                 flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -338,7 +358,7 @@ class TrainSampler:
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
                   "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share,
-                  "linear_blur_share": linear_blur_share}
+                  "linear_blur_share": linear_blur_share, "pale_share": pale_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -401,8 +421,11 @@ class TrainSampler:
                 (self.flat_blur_share > 0 and "blur" in kinds and rng.random() < self.flat_blur_share)
                 or (self.flat_rain_share > 0 and "rain" in kinds and rng.random() < self.flat_rain_share)):
             flat = (float(rng.uniform(*FLAT_CONTRAST)), float(rng.uniform(*FLAT_LEVEL)))
+        light = None
+        if self.pale_share > 0 and not kinds & {"haze", "lowlight"} and rng.random() < self.pale_share:
+            light = (float(rng.uniform(*PALE_CONTRAST)), float(rng.uniform(*PALE_LEVEL)), float(rng.uniform(*PALE_AREA)))
         return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark,
-                           context_side=self.context_side, flat=flat)
+                           context_side=self.context_side, flat=flat, pale_at=light)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``.
@@ -466,9 +489,10 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera")  # "scene": "full" with scene haze and varying
+VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street")  # "scene": "full" with scene haze and varying
 # long blur; "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned
-# photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur)
+# photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur); "street":
+# "camera" plus blurred photos with a light, low-contrast region (val_set_pale_blur)
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -577,24 +601,45 @@ def val_set_linear_blur(root: str | Path | None = None, n: int = 8, seed: int = 
     return out
 
 
+def val_set_pale_blur(root: str | Path | None = None, n: int = 8, seed: int = 657) -> list[dict[str, Any]]:
+    """``n`` whole validation photos with a light, low-contrast region (:func:`pale`, kept in the target),
+    blurred, every second one by a long motion trajectory (``LONG_BLUR_LENGTH``): a blurred street with
+    its pavement, which a local embedding that takes bright flat grey for haze darkens in blotches.
+    Category "pale_blur", label blur; dicts as :func:`val_set_full`."""
+    images = load_clean_images(root, "val")
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        img = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
+        gt = pale(img, float(rng.uniform(*PALE_CONTRAST)), float(rng.uniform(*PALE_LEVEL)),
+                  float(rng.uniform(*PALE_AREA)), rng)
+        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2
+                else DegradationSpec("blur"))
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "pale_blur"))
+    return out
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
     "scene" (:func:`val_set_full` with ``scene=True``), "flat" (the "scene" samples, then ``n // 8``
     of :func:`val_set_flat_blur` when blur is trained) or "toned" (the "flat" samples, then ``n // 8`` of
     :func:`val_set_flat_rain` when rain is trained) or "camera" (the "toned" samples, then ``n // 8`` of
-    :func:`val_set_linear_blur` when blur is trained)."""
+    :func:`val_set_linear_blur` when blur is trained) or "street" (the "camera" samples, then ``n // 8`` of
+    :func:`val_set_pale_blur` when blur is trained)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera"))
-    if profile in ("flat", "toned", "camera") and "blur" in resolve_tasks(tasks):
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera", "street"))
+    if profile in ("flat", "toned", "camera", "street") and "blur" in resolve_tasks(tasks):
         out += val_set_flat_blur(root=root, n=max(1, n // 8))
-    if profile in ("toned", "camera") and "rain" in resolve_tasks(tasks):
+    if profile in ("toned", "camera", "street") and "rain" in resolve_tasks(tasks):
         out += val_set_flat_rain(root=root, n=max(1, n // 8))
-    if profile == "camera" and "blur" in resolve_tasks(tasks):
+    if profile in ("camera", "street") and "blur" in resolve_tasks(tasks):
         out += val_set_linear_blur(root=root, n=max(1, n // 8))
+    if profile == "street" and "blur" in resolve_tasks(tasks):
+        out += val_set_pale_blur(root=root, n=max(1, n // 8))
     return out
 
 

@@ -707,7 +707,8 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
 SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share",
                           "scene_haze_share", "varying_blur_share", "defocus_share",
                           "shadow_share", "partial_share", "faint_rain_share",
-                          "faint_haze_share", "flat_blur_share", "flat_rain_share", "linear_blur_share")  # TrainConfig fields, each a TrainSampler argument of that name
+                          "faint_haze_share", "flat_blur_share", "flat_rain_share", "linear_blur_share",
+                          "pale_share")  # TrainConfig fields, each a TrainSampler argument of that name
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):

@@ -8,9 +8,9 @@ import torch
 
 from slerir.config import CLASSES
 from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
-                         LONG_BLUR_LENGTH, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
-                         make_sample, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
-                         val_set_linear_blur)
+                         LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
+                         make_sample, pale, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
+                         val_set_linear_blur, val_set_pale_blur)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -120,7 +120,8 @@ def test_task_weights_skew_the_mixture():
                                     {"shadow_share": 0.3}, {"partial_share": 0.5},
                                     {"stats_context": 3}, {"faint_rain_share": 0.3},
                                     {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5},
-                                    {"flat_rain_share": 0.5}, {"linear_blur_share": 0.5}])
+                                    {"flat_rain_share": 0.5}, {"linear_blur_share": 0.5},
+                                    {"pale_share": 0.3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -557,3 +558,52 @@ def test_camera_profile_is_the_toned_profile_plus_photos_blurred_in_linear_light
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
     assert [s["params"] for s in val_set_linear_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
     assert len(profile_val_set("camera", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos
+
+
+def test_pale_flattens_one_soft_region_towards_the_level():
+    img = np.random.default_rng(0).random((80, 96, 3)).astype(np.float32)
+    out = pale(img, 0.4, 0.7, 0.4, np.random.default_rng(2))
+    assert out.dtype == np.float32 and out.shape == img.shape
+    toned = flatten(img, 0.4, 0.7)
+    w = (out - img) / np.where(np.abs(toned - img) > 1e-3, toned - img, np.nan)  # per-pixel weight of the tone
+    inside, outside = np.nanmin(w, -1) > 1 - 1e-4, np.nanmax(np.abs(w), -1) < 1e-4
+    assert 0.3 < 1 - outside.mean() < 0.7 and inside.mean() > 0.05  # about the asked area (fully toned at its core)
+    from scipy import ndimage
+
+    assert ndimage.label(~outside)[1] <= 4  # a region, not speckle
+    assert np.allclose(out[inside], toned[inside], atol=1e-4) and out[inside].std() < 0.5 * img[inside].std()
+    assert np.array_equal(out[outside], img[outside])
+
+
+@needs_data
+def test_pale_share_keeps_the_light_region_in_the_target_and_skips_haze_and_low_light():
+    kw = dict(split="val", batch=16, patch=48, seed=0, mixed_share=0.0)
+    on = TrainSampler(pale_share=1.0, clean_share=1.0, tasks="five", **kw).batch(0)
+    off = TrainSampler(clean_share=1.0, tasks="five", **kw).batch(0)
+    assert torch.equal(on["lq"], on["gt"]) and (on["label"] == 0).all()  # clean crops: content, nothing to undo
+    assert not torch.equal(on["gt"], off["gt"]) and on["gt"].mean() > off["gt"].mean()  # pulled towards light grey
+    blur_on = TrainSampler(pale_share=1.0, clean_share=0.0, tasks=("blur",), **kw).batch(0)
+    assert (blur_on["label"] == CLASSES.index("blur")).all() and not torch.equal(blur_on["lq"], blur_on["gt"])
+    img = np.asarray(TrainSampler(clean_share=1.0, **kw).images[0])
+    spec = [DegradationSpec("blur", strength=0.5)]
+    a = make_sample(img, spec, 48, np.random.default_rng(5))
+    b = make_sample(img, spec, 48, np.random.default_rng(5), pale_at=(PALE_CONTRAST[0], PALE_LEVEL[1], 0.5))
+    assert not np.allclose(a["gt"], b["gt"]) and b["gt"].std() < a["gt"].std()
+    for kind in ("haze", "lowlight"):  # their targets are what the model must produce: the coin is never drawn
+        x = TrainSampler(pale_share=1.0, clean_share=0.0, tasks=(kind,), **kw).batch(1)
+        y = TrainSampler(clean_share=0.0, tasks=(kind,), **kw).batch(1)
+        assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
+    with pytest.raises(ValueError, match="pale_share"):
+        TrainSampler(pale_share=-0.1, **kw)
+
+
+@needs_data
+def test_street_profile_is_the_camera_profile_plus_blurred_photos_with_a_light_region():
+    first, more = profile_val_set("camera", n=16), profile_val_set("street", n=16)
+    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    extra = more[len(first):]
+    assert [s["kind"] for s in extra] == ["pale_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
+    assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in val_set_pale_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
+    assert len(profile_val_set("street", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos
