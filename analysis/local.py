@@ -1,0 +1,107 @@
+"""Where the local embedding puts an image: per-class shares of its local cue, beside the global one.
+
+``python -m analysis.local photo.png --target sharp.png --weights assets/weights runs/x/weights`` prints,
+for each weights folder, the global class probabilities, the share of local cells whose nearest
+prototype is each class (over the whole image and, with ``--region``, inside a window of it), the
+mean GLGF global share alpha, and with ``--target`` the PSNR of the input and of the single-pass
+restoration. It answers "is this region being treated as haze?" without opening the app.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from slerir.config import CLASSES
+
+
+def parse_region(text: str) -> tuple[float, float, float, float]:
+    """``"y0:y1,x0:x1"`` in fractions of the image (e.g. ``"0.667:1,0:1"``, the bottom third) -> a tuple."""
+    try:
+        rows, cols = text.split(",")
+        y0, y1 = (float(v) for v in rows.split(":"))
+        x0, x1 = (float(v) for v in cols.split(":"))
+    except ValueError:
+        raise ValueError(f"region must look like 'y0:y1,x0:x1' in fractions of the image, got {text!r}") from None
+    if not (0.0 <= y0 < y1 <= 1.0 and 0.0 <= x0 < x1 <= 1.0):
+        raise ValueError(f"region {text!r}: need 0 <= y0 < y1 <= 1 and 0 <= x0 < x1 <= 1")
+    return y0, y1, x0, x1
+
+
+def local_shares(local_class_sims: np.ndarray, region: tuple[float, float, float, float] | None = None) -> dict[str, float]:
+    """Share of local cells (K, h, w) whose most similar prototype is each class, optionally in ``region``."""
+    lab = np.asarray(local_class_sims).argmax(0)
+    if region is not None:
+        h, w = lab.shape
+        y0, y1, x0, x1 = region
+        lab = lab[int(round(y0 * h)): max(int(round(y1 * h)), int(round(y0 * h)) + 1),
+                  int(round(x0 * w)): max(int(round(x1 * w)), int(round(x0 * w)) + 1)]
+    counts = np.bincount(lab.ravel(), minlength=len(CLASSES))
+    return {c: float(counts[i] / lab.size) for i, c in enumerate(CLASSES)}
+
+
+def _fmt(shares: dict[str, float]) -> str:
+    return ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.005)
+
+
+def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
+             region: tuple[float, float, float, float] | None = None) -> dict:
+    """The local/global picture of one image under one ``slerir.inference.Restorer`` (single pass)."""
+    from slerir.metrics import psnr
+
+    res = restorer.restore(image, capture=True)
+    out = {"global": {c: float(p) for c, p in zip(res.classes, res.class_probs)},
+           "local": local_shares(res.local_class_sims), "alpha": float(np.mean(res.alpha))}
+    if region is not None:
+        out["local_region"] = local_shares(res.local_class_sims, region)
+    if target is not None:
+        out["psnr_input"], out["psnr_output"] = float(psnr(image, target)), float(psnr(res.image, target))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis.local", description=__doc__.split("\n\n")[0])
+    ap.add_argument("image", help="degraded image (PNG, JPEG, ...)")
+    ap.add_argument("--target", help="its clean reference, for PSNR (same size)")
+    ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders (default assets/weights)")
+    ap.add_argument("--region", help="window 'y0:y1,x0:x1' in fractions of the image, e.g. 0.667:1,0:1")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    args = ap.parse_args(argv)
+
+    from slerir.imaging import ImageError, load_image
+    from slerir.inference import Restorer
+
+    try:
+        region = parse_region(args.region) if args.region else None
+        image = load_image(args.image)
+        target = load_image(args.target) if args.target else None
+        if target is not None and target.shape != image.shape:
+            raise ValueError(f"target {target.shape[1]}x{target.shape[0]} differs from the image's "
+                             f"{image.shape[1]}x{image.shape[0]}")
+        for w in args.weights:
+            if not Path(w).exists():
+                raise FileNotFoundError(f"no weights at {w}")
+    except (ImageError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for w in args.weights:
+        d = describe(Restorer.from_pretrained(w), image, target, region)
+        print(f"{w}:")
+        print(f"  global: {_fmt(d['global'])}")
+        print(f"  local (whole image): {_fmt(d['local'])}; mean alpha (global share) {d['alpha']:.2f}")
+        if region is not None:
+            print(f"  local ({args.region}): {_fmt(d['local_region'])}")
+        if target is not None:
+            print(f"  PSNR: input {d['psnr_input']:.2f} dB, output {d['psnr_output']:.2f} dB (single pass)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
