@@ -331,6 +331,10 @@ class TrainSampler:
             ``PALE_LEVEL``, area in ``PALE_AREA``), kept so in the target: blurred pavement is blur to undo,
             not local haze (without it the local embedding takes such a region for haze and the model
             paints dark blotches into it: GoPro's Istanbul_1). 0 draws exactly as earlier versions.
+        pale_blur_share: the same region for samples with blur (and without haze or low light) only, drawn
+            when ``pale_share`` did not: far fewer light regions than ``pale_share`` puts into every kind
+            (clean crops included), which outnumber the haze samples and teach the local cue to leave haze
+            in place. 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -343,7 +347,8 @@ class TrainSampler:
                  defocus_share: float = 0.0, shadow_share: float = 0.0, partial_share: float = 0.0,
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
-                 flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0) -> None:
+                 flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0,
+                 pale_blur_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -358,7 +363,8 @@ class TrainSampler:
                   "defocus_share": defocus_share, "shadow_share": shadow_share, "partial_share": partial_share,
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
                   "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share,
-                  "linear_blur_share": linear_blur_share, "pale_share": pale_share}
+                  "linear_blur_share": linear_blur_share, "pale_share": pale_share,
+                  "pale_blur_share": pale_blur_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -422,7 +428,9 @@ class TrainSampler:
                 or (self.flat_rain_share > 0 and "rain" in kinds and rng.random() < self.flat_rain_share)):
             flat = (float(rng.uniform(*FLAT_CONTRAST)), float(rng.uniform(*FLAT_LEVEL)))
         light = None
-        if self.pale_share > 0 and not kinds & {"haze", "lowlight"} and rng.random() < self.pale_share:
+        if not kinds & {"haze", "lowlight"} and (
+                (self.pale_share > 0 and rng.random() < self.pale_share)
+                or (self.pale_blur_share > 0 and "blur" in kinds and rng.random() < self.pale_blur_share)):
             light = (float(rng.uniform(*PALE_CONTRAST)), float(rng.uniform(*PALE_LEVEL)), float(rng.uniform(*PALE_AREA)))
         return make_sample(img, specs, self.patch, rng, gamma=gamma, defocus_at=soft, shadow_at=dark,
                            context_side=self.context_side, flat=flat, pale_at=light)

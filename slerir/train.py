@@ -74,6 +74,7 @@ class TrainConfig:
     flat_rain_share: float = 0.0  # the same for rain samples (slerir.data.TrainSampler)
     linear_blur_share: float = 0.0  # share of blur samples blurred in linear light, as GoPro's (slerir.data.TrainSampler)
     pale_share: float = 0.0  # share of samples (no haze, low light) whose clean crop has a light, low-contrast region (slerir.data.TrainSampler)
+    pale_blur_share: float = 0.0  # the same for blur samples only (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

@@ -121,7 +121,7 @@ def test_task_weights_skew_the_mixture():
                                     {"stats_context": 3}, {"faint_rain_share": 0.3},
                                     {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5},
                                     {"flat_rain_share": 0.5}, {"linear_blur_share": 0.5},
-                                    {"pale_share": 0.3}])
+                                    {"pale_share": 0.3}, {"pale_blur_share": 0.3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -607,3 +607,20 @@ def test_street_profile_is_the_camera_profile_plus_blurred_photos_with_a_light_r
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
     assert [s["params"] for s in val_set_pale_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
     assert len(profile_val_set("street", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos
+
+
+@needs_data
+def test_pale_blur_share_tones_only_blurred_crops():
+    kw = dict(split="val", batch=12, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
+    on = TrainSampler(pale_blur_share=1.0, tasks=("blur",), **kw).batch(0)
+    off = TrainSampler(tasks=("blur",), **kw).batch(0)
+    assert not torch.equal(on["gt"], off["gt"]) and on["gt"].mean() > off["gt"].mean()  # light regions in the targets
+    assert (on["label"] == CLASSES.index("blur")).all()
+    for kind in ("noise", "rain", "haze", "lowlight"):  # no blur: the coin is never drawn
+        a = TrainSampler(pale_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        b = TrainSampler(tasks=(kind,), **kw).batch(1)
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+    clean = dict(kw, clean_share=1.0)
+    assert torch.equal(TrainSampler(pale_blur_share=1.0, **clean).batch(2)["gt"], TrainSampler(**clean).batch(2)["gt"])
+    with pytest.raises(ValueError, match="pale_blur_share"):
+        TrainSampler(pale_blur_share=1.2, **kw)
