@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from slerir.degradations import add_blur  # noqa: E402
 from slerir.imaging import load_image  # noqa: E402
 from slerir.inference import Restorer  # noqa: E402
+from slerir.metrics import psnr  # noqa: E402
 
 
-def test_image(h: int, w: int) -> np.ndarray:
+def blurred_coffee(h: int, w: int) -> np.ndarray:
     from skimage import data
 
     img = Image.fromarray(data.coffee()).resize((w, h), Image.BICUBIC)
@@ -52,7 +53,7 @@ def main(argv=None) -> None:
         name = Path(a.image).name
     else:
         h, w = (int(v) for v in a.size.lower().split("x"))
-        x = test_image(h, w)
+        x = blurred_coffee(h, w)
         name = "blurred coffee"
     r = Restorer.from_pretrained(a.weights)
     whole = r.restore(x, capture=False, tile=max(h, w) + 64).image
@@ -63,8 +64,7 @@ def main(argv=None) -> None:
         r.overlap = ov
         res = r.restore(x, capture=False, tile=a.tile)
         d = np.abs(res.image - whole).mean(2)
-        psnr = 10 * np.log10(1.0 / max(float(np.mean((res.image - whole) ** 2)), 1e-12))
-        print(f"| {ov} | {res.tiles} | {psnr:.2f} dB | {d.mean(0).max() * 255:.2f} / 255 | {d.mean(1).max() * 255:.2f} / 255 |")
+        print(f"| {ov} | {res.tiles} | {psnr(res.image, whole):.2f} dB | {d.mean(0).max() * 255:.2f} / 255 | {d.mean(1).max() * 255:.2f} / 255 |")
 
 
 if __name__ == "__main__":
