@@ -335,6 +335,10 @@ class TrainSampler:
             when ``pale_share`` did not: far fewer light regions than ``pale_share`` puts into every kind
             (clean crops included), which outnumber the haze samples and teach the local cue to leave haze
             in place. 0 draws exactly as earlier versions.
+        wide_rain_share: share of rain samples with broad, long, steeply slanted streaks
+            (``DegradationSpec(wide=True)``): rendered rain layers such as Rain100L's draw wider and longer
+            streaks than the default, which a model trained on thin ones leaves in place and calls the
+            photo clean. 0 draws exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -348,7 +352,7 @@ class TrainSampler:
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
                  flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0,
-                 pale_blur_share: float = 0.0) -> None:
+                 pale_blur_share: float = 0.0, wide_rain_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -364,7 +368,7 @@ class TrainSampler:
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
                   "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share,
                   "linear_blur_share": linear_blur_share, "pale_share": pale_share,
-                  "pale_blur_share": pale_blur_share}
+                  "pale_blur_share": pale_blur_share, "wide_rain_share": wide_rain_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -397,6 +401,7 @@ class TrainSampler:
                         lambda sp: replace(sp, strength=uniform(0.0, LIGHT_RAIN_MAX)))
         specs = _redraw(specs, rng, self.faint_rain_share, "rain",
                         lambda sp: replace(sp, strength=0.0, density=uniform(*FAINT_RAIN_DENSITY)))
+        specs = _redraw(specs, rng, self.wide_rain_share, "rain", lambda sp: replace(sp, wide=True))
         specs = _redraw(specs, rng, self.light_haze_share, "haze",
                         lambda sp: replace(sp, strength=uniform(0.0, LIGHT_HAZE_MAX)))
         specs = _redraw(specs, rng, self.faint_haze_share, "haze",
@@ -497,10 +502,11 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street")  # "scene": "full" with scene haze and varying
+VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street", "storm")  # "scene": "full" with scene haze and varying
 # long blur; "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned
 # photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur); "street":
-# "camera" plus blurred photos with a light, low-contrast region (val_set_pale_blur)
+# "camera" plus blurred photos with a light, low-contrast region (val_set_pale_blur); "storm": "street" plus photos
+# with broad, long, slanted rain streaks (val_set_wide_rain)
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -627,6 +633,21 @@ def val_set_pale_blur(root: str | Path | None = None, n: int = 8, seed: int = 65
     return out
 
 
+def val_set_wide_rain(root: str | Path | None = None, n: int = 8, seed: int = 658) -> list[dict[str, Any]]:
+    """``n`` whole validation photos with broad, long, slanted rain streaks (``DegradationSpec(wide=True)``)
+    at light strengths (``LIGHT_RAIN_MAX``), every second one at drizzle density (``FAINT_RAIN_DENSITY``):
+    the rendered rain of Rain100L-like sets. Category "wide_rain", label rain; dicts as :func:`val_set_full`."""
+    images = load_clean_images(root, "val")
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        gt = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
+        spec = (DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY)), wide=True)
+                if i % 2 else DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)), wide=True))
+        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "wide_rain"))
+    return out
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
@@ -634,20 +655,23 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
     of :func:`val_set_flat_blur` when blur is trained) or "toned" (the "flat" samples, then ``n // 8`` of
     :func:`val_set_flat_rain` when rain is trained) or "camera" (the "toned" samples, then ``n // 8`` of
     :func:`val_set_linear_blur` when blur is trained) or "street" (the "camera" samples, then ``n // 8`` of
-    :func:`val_set_pale_blur` when blur is trained)."""
+    :func:`val_set_pale_blur` when blur is trained) or "storm" (the "street" samples, then ``n // 8`` of
+    :func:`val_set_wide_rain` when rain is trained)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera", "street"))
-    if profile in ("flat", "toned", "camera", "street") and "blur" in resolve_tasks(tasks):
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera", "street", "storm"))
+    if profile in ("flat", "toned", "camera", "street", "storm") and "blur" in resolve_tasks(tasks):
         out += val_set_flat_blur(root=root, n=max(1, n // 8))
-    if profile in ("toned", "camera", "street") and "rain" in resolve_tasks(tasks):
+    if profile in ("toned", "camera", "street", "storm") and "rain" in resolve_tasks(tasks):
         out += val_set_flat_rain(root=root, n=max(1, n // 8))
-    if profile in ("camera", "street") and "blur" in resolve_tasks(tasks):
+    if profile in ("camera", "street", "storm") and "blur" in resolve_tasks(tasks):
         out += val_set_linear_blur(root=root, n=max(1, n // 8))
-    if profile == "street" and "blur" in resolve_tasks(tasks):
+    if profile in ("street", "storm") and "blur" in resolve_tasks(tasks):
         out += val_set_pale_blur(root=root, n=max(1, n // 8))
+    if profile == "storm" and "rain" in resolve_tasks(tasks):
+        out += val_set_wide_rain(root=root, n=max(1, n // 8))
     return out
 
 

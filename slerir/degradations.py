@@ -66,6 +66,11 @@ RAIN_MIN_DENSITY = 0.0001  # lowest density a DegradationSpec may ask for (drizz
 RAIN_WIDTH = (0.35, 0.8)  # Gaussian sigma across a streak, px
 RAIN_LENGTH = (10.0, 35.0)  # px
 RAIN_BRIGHTNESS = (0.4, 0.9)
+RAIN_ANGLE = 25.0  # degrees from vertical, either side
+WIDE_RAIN_WIDTH = (0.8, 1.6)  # DegradationSpec(wide=True): Gaussian sigma across a streak, px
+WIDE_RAIN_LENGTH = (30.0, 70.0)  # px
+WIDE_RAIN_ANGLE = 40.0  # degrees from vertical, either side
+WIDE_RAIN_BRIGHTNESS = (0.2, 0.5)  # broad streaks are fainter: a Rain100L streak adds ~0.15-0.3 at its peak
 HAZE_BETA = (0.6, 2.5)
 HAZE_MIN_BETA = 0.1  # thinnest haze a DegradationSpec may ask for (below the strength range)
 BLUR_MOTION_LENGTH = (5.0, 25.0)  # px
@@ -103,6 +108,11 @@ class DegradationSpec:
             the rest still follow ``strength``.
         beta: haze only: the scattering coefficient (overrides the strength's; may go below the
             strength range, down to ``HAZE_MIN_BETA``, for thin haze). Depth and airlight are drawn as usual.
+        wide: rain only: broad, long streaks at a steeper slant (width in ``WIDE_RAIN_WIDTH``, length in
+            ``WIDE_RAIN_LENGTH``, angle within ``WIDE_RAIN_ANGLE`` of vertical, fainter: ``WIDE_RAIN_BRIGHTNESS``), as in rendered rain layers
+            (Rain100L's): the default streaks are at most 35 px long, 25 degrees off vertical and thin.
+            The density drawn from ``strength`` shrinks by the mean default length over the drawn one (the
+            same px of streak in fewer, longer streaks); an explicit ``density`` stays as given.
     """
 
     kind: str
@@ -115,6 +125,7 @@ class DegradationSpec:
     scene: bool = False
     density: float | None = None
     beta: float | None = None
+    wide: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -137,6 +148,8 @@ class DegradationSpec:
                                          or not RAIN_MIN_DENSITY <= self.density <= RAIN_DENSITY[1]):
             raise ValueError(f"density ({RAIN_MIN_DENSITY:g}..{RAIN_DENSITY[1]:g} streaks per px) "
                              "is only meaningful for kind='rain'")
+        if self.wide and self.kind != "rain":
+            raise ValueError("wide is only meaningful for kind='rain'")
         if self.beta is not None and (self.kind != "haze" or not HAZE_MIN_BETA <= self.beta <= HAZE_BETA[1]):
             raise ValueError(f"beta ({HAZE_MIN_BETA:g}..{HAZE_BETA[1]:g}) is only meaningful for kind='haze'")
 
@@ -314,15 +327,23 @@ def _apply_noise(img, strength, rng, sigma=None):
     return np.clip(out, 0.0, 1.0), {"sigma": float(sigma)}
 
 
-def _apply_rain(img, strength, rng, density=None):
+def _apply_rain(img, strength, rng, density=None, wide=False):
     s = _strength(strength, rng)
     h, w = img.shape[:2]
     jitter = float(rng.uniform(0.7, 1.3))  # drawn either way: the draws after it stay the same
+    explicit = density
     density = _lerp(RAIN_DENSITY, s) * jitter if density is None else float(density)
     width = _lerp(RAIN_WIDTH, s) * float(rng.uniform(0.8, 1.2))
     length = float(rng.uniform(*RAIN_LENGTH))
-    angle = float(rng.uniform(-25.0, 25.0))  # degrees from vertical, one per image
+    angle = float(rng.uniform(-RAIN_ANGLE, RAIN_ANGLE))  # degrees from vertical, one per image
     bright = float(rng.uniform(*RAIN_BRIGHTNESS))
+    if wide:  # drawn after the usual ones, which stay as they were
+        width = float(rng.uniform(*WIDE_RAIN_WIDTH))
+        length = float(rng.uniform(*WIDE_RAIN_LENGTH))
+        angle = float(rng.uniform(-WIDE_RAIN_ANGLE, WIDE_RAIN_ANGLE))
+        bright = float(rng.uniform(*WIDE_RAIN_BRIGHTNESS))
+        if explicit is None:  # as many px of streak as the default lengths give, in fewer, longer streaks
+            density *= float(np.mean(RAIN_LENGTH)) / length
     margin = int(length)  # streaks may start outside the picture
     area = (h + 2 * margin) * (w + 2 * margin)
     n = int(rng.poisson(density * area))
@@ -345,7 +366,7 @@ def _apply_rain(img, strength, rng, density=None):
     layer *= np.float32(1.0 / (0.9 * _gauss_kernel_1d(width).max()))
     out = img + np.minimum(layer, 1.0)[:, :, None]  # additive O = B + S
     params = {"density": density, "length": length, "angle_deg": angle, "width": width,
-              "brightness": bright, "streaks": n}
+              "brightness": bright, "streaks": n, "wide": bool(wide)}
     return np.clip(out, 0.0, 1.0), params
 
 
@@ -572,7 +593,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
             m = make_mask((h, w), sp.mask, rng) * np.clip(1.0 - covered, 0.0, 1.0)
             covered = covered + m
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying, "linear": sp.linear},
-              "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density}}.get(sp.kind, {})
+              "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density, "wide": sp.wide}}.get(sp.kind, {})
         out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out

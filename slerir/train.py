@@ -75,6 +75,7 @@ class TrainConfig:
     linear_blur_share: float = 0.0  # share of blur samples blurred in linear light, as GoPro's (slerir.data.TrainSampler)
     pale_share: float = 0.0  # share of samples (no haze, low light) whose clean crop has a light, low-contrast region (slerir.data.TrainSampler)
     pale_blur_share: float = 0.0  # the same for blur samples only (slerir.data.TrainSampler)
+    wide_rain_share: float = 0.0  # share of rain samples with broad, long, slanted streaks (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -85,7 +86,7 @@ class TrainConfig:
     val_every: int = 2000
     val_n: int = 60
     keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
-    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos; "camera": plus photos blurred in linear light; "street": plus blurred photos with a light, flat region
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos; "camera": plus photos blurred in linear light; "street": plus blurred photos with a light, flat region; "storm": plus photos with broad slanted rain
     threads: int = 0  # 0: leave torch's default
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)
