@@ -10,7 +10,7 @@ from slerir.config import CLASSES
 from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
                          LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
                          make_sample, pale, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
-                         val_set_linear_blur, val_set_pale_blur)
+                         val_set_linear_blur, val_set_pale_blur, val_set_wide_rain)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -624,3 +624,35 @@ def test_pale_blur_share_tones_only_blurred_crops():
     assert torch.equal(TrainSampler(pale_blur_share=1.0, **clean).batch(2)["gt"], TrainSampler(**clean).batch(2)["gt"])
     with pytest.raises(ValueError, match="pale_blur_share"):
         TrainSampler(pale_blur_share=1.2, **kw)
+
+
+@needs_data
+def test_storm_profile_is_the_street_profile_plus_photos_with_wide_rain():
+    first, more = profile_val_set("street", n=16), profile_val_set("storm", n=16)
+    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    extra = more[len(first):]
+    assert [s["kind"] for s in extra] == ["wide_rain"] * 2 and all(s["label"] == CLASSES.index("rain") for s in extra)
+    assert all(s["params"][0]["wide"] for s in extra)
+    assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]  # every second one drizzle
+    assert all((s["lq"] >= s["gt"] - 1e-6).all() and not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in val_set_wide_rain(n=2)] == [s["params"] for s in extra]  # fixed: same every call
+    assert len(profile_val_set("storm", n=16, tasks=("noise", "blur"))) == len(profile_val_set("street", n=16, tasks=("noise", "blur")))
+
+
+@needs_data
+def test_wide_rain_share_marks_only_rain_specs():
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
+    on = TrainSampler(wide_rain_share=1.0, tasks=("rain",), **kw)
+    rng = np.random.default_rng(0)
+    assert all(sp.wide for _ in range(20) for sp in on.draw_specs(rng))
+    assert not torch.equal(on.batch(0)["lq"], TrainSampler(tasks=("rain",), **kw).batch(0)["lq"])
+    for kind in ("noise", "haze", "blur", "lowlight"):  # no rain: the coin is never drawn
+        a = TrainSampler(wide_rain_share=1.0, tasks=(kind,), **kw).batch(1)
+        b = TrainSampler(tasks=(kind,), **kw).batch(1)
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+    assert make_sampler(TrainConfig(wide_rain_share=0.4), rank=0, world_size=1).wide_rain_share == 0.4
+    with pytest.raises(ValueError, match="wide_rain_share"):
+        TrainSampler(wide_rain_share=1.5, **kw)

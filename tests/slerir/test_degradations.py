@@ -8,7 +8,7 @@ import pytest
 
 from slerir.config import CLASSES
 from slerir.degradations import (
-    CAMERA_GAMMA, KINDS, DegradationSpec, add_blur, add_haze, add_lowlight, add_noise, add_rain, degrade, make_mask,
+    CAMERA_GAMMA, KINDS, RAIN_LENGTH, WIDE_RAIN_ANGLE, WIDE_RAIN_BRIGHTNESS, WIDE_RAIN_LENGTH, WIDE_RAIN_WIDTH, DegradationSpec, add_blur, add_haze, add_lowlight, add_noise, add_rain, degrade, make_mask,
     random_specs,
 )
 
@@ -173,6 +173,31 @@ def test_rain_density_sets_drizzle_and_keeps_the_other_draws(img):
                 dict(kind="noise", density=0.0005)):
         with pytest.raises(ValueError, match="density"):
             DegradationSpec(**bad)
+
+
+def test_wide_rain_draws_fewer_longer_broader_fainter_streaks():
+    grey = np.full((160, 200, 3), 0.3, np.float32)
+    for seed in range(4):
+        base = degrade(grey, [DegradationSpec("rain", strength=0.2)], seed)
+        wide = degrade(grey, [DegradationSpec("rain", strength=0.2, wide=True)], seed)
+        b, w = base.params[0], wide.params[0]
+        assert not b["wide"] and w["wide"]
+        assert WIDE_RAIN_WIDTH[0] <= w["width"] <= WIDE_RAIN_WIDTH[1] and WIDE_RAIN_LENGTH[0] <= w["length"] <= WIDE_RAIN_LENGTH[1]
+        assert abs(w["angle_deg"]) <= WIDE_RAIN_ANGLE and WIDE_RAIN_BRIGHTNESS[0] <= w["brightness"] <= WIDE_RAIN_BRIGHTNESS[1]
+        # the same jitter, spread over fewer and longer streaks
+        assert w["density"] == pytest.approx(b["density"] * np.mean(RAIN_LENGTH) / w["length"])
+        assert w["streaks"] < b["streaks"]
+        d = (wide.image - grey).mean(-1)
+        assert d.min() > -1e-6  # additive
+        assert np.median(d[d > 0.02]) < WIDE_RAIN_BRIGHTNESS[1]  # fainter (where streaks cross, they add up)
+        assert 0.005 < (d > 0.02).mean() < 0.5  # streaks, not a veil
+        # a streak is broad: across it, the added light stays above half its peak over more pixels
+        ys, xs = np.unravel_index(int(np.argmax(d)), d.shape)
+        assert (d[ys] > 0.5 * d[ys, xs]).sum() >= 2
+    explicit = degrade(grey, [DegradationSpec("rain", strength=0.0, density=0.0005, wide=True)], 0)
+    assert explicit.params[0]["density"] == 0.0005  # an explicit density stays as given
+    with pytest.raises(ValueError, match="wide"):
+        DegradationSpec("haze", wide=True)
 
 
 def test_haze_beta_sets_thin_haze_and_keeps_the_other_draws(img):
