@@ -55,6 +55,16 @@ def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str,
             "haze": {f"{b:g}": mean_psnr(DegradationSpec("haze", strength=0.0, beta=b)) for b in points(*FAINT_HAZE_BETA)}}
 
 
+def wide_rain_levels(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) -> list[float]:
+    """Mean PSNR (dB) of the broad, long, slanted rain ``TrainSampler(wide_rain_share=...)`` draws
+    (``DegradationSpec(wide=True)``) per strength, as :func:`level_table` does for the default streaks."""
+    from slerir.degradations import DegradationSpec, degrade
+    from slerir.metrics import psnr
+
+    return [float(np.mean([psnr(degrade(img, [DegradationSpec("rain", strength=s, wide=True)], seed=[seed, i]).image, img)
+                           for i, img in enumerate(images)])) for s in strengths]
+
+
 def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | None]:
     """Mean input PSNR per kind on its benchmark (None where the benchmark is missing)."""
     from slerir.benchmarks import iter_benchmark
@@ -70,7 +80,7 @@ def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | N
 
 
 def to_markdown(table: dict[str, list[float]], bench: dict[str, float | None], n: int, strengths=STRENGTHS,
-                faint: dict[str, dict[str, float]] | None = None) -> str:
+                faint: dict[str, dict[str, float]] | None = None, wide: list[float] | None = None) -> str:
     head = ["kind", *[f"strength {s:g}" for s in strengths], "benchmark input"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kind, vals in table.items():
@@ -85,6 +95,9 @@ def to_markdown(table: dict[str, list[float]], bench: dict[str, float | None], n
                   "streaks per px: " + ", ".join(f"{d} -> {v:.2f} dB" for d, v in faint["rain"].items()) + ".",
                   "", "Thin haze (`TrainSampler(faint_haze_share=...)`: haze below strength 0's beta of 0.6), by beta: "
                   + ", ".join(f"{b} -> {v:.2f} dB" for b, v in faint["haze"].items()) + "."]
+    if wide:
+        lines += ["", "Wide rain (`TrainSampler(wide_rain_share=...)`: broad, long, slanted, fainter streaks), by strength: "
+                  + ", ".join(f"{s:g} -> {v:.2f} dB" for s, v in zip(strengths, wide)) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -106,15 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = level_table(images)
     faint = faint_levels(images)
+    wide = wide_rain_levels(images)
     bench = benchmark_inputs(a.data_root, a.bench_limit)
-    md = to_markdown(table, bench, len(images), faint=faint)
+    md = to_markdown(table, bench, len(images), faint=faint, wide=wide)
     print(md)
     if a.out:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(md)
         out.with_suffix(".json").write_text(json.dumps({"strengths": list(STRENGTHS), "psnr": table,
-                                                        "benchmark_input": bench, "faint": faint,
+                                                        "benchmark_input": bench, "faint": faint, "wide_rain": wide,
                                                         "images": len(images)}, indent=2))
     return 0
 

@@ -20,7 +20,10 @@ def test_levels_fall_with_strength_and_cli_writes_the_table(tmp_path, data_root)
     for kind in ("rain", "haze"):  # below the strength range: fainter as it thins, none stronger than strength 0
         v = list(res["faint"][kind].values())
         assert v[0] > v[1] > v[2] >= res["psnr"][kind][0] - 1.0, (kind, v)
-    assert "Drizzle" in md and "Thin haze" in md
+    assert "Drizzle" in md and "Thin haze" in md and "Wide rain" in md
+    wide = res["wide_rain"]  # as many px of streak as the default rain: about as strong, and falling with strength
+    assert len(wide) == len(levels.STRENGTHS) and wide[0] > wide[-1] + 1
+    assert all(abs(w - r) < 6 for w, r in zip(wide, res["psnr"]["rain"])), (wide, res["psnr"]["rain"])
 
 
 def test_levels_missing_data_is_a_clear_error(tmp_path, capsys):
