@@ -23,17 +23,20 @@ STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 BENCH_OF = {"noise": "cbsd68_25", "rain": "rain100l", "haze": "sots", "blur": "gopro", "lowlight": "lol"}
 
 
+def mean_psnr(images: list[np.ndarray], spec, seed: int = 0) -> float:
+    """Mean PSNR (dB) of ``degrade(img, [spec], seed=[seed, i])`` against ``img`` over ``images``."""
+    from slerir.degradations import degrade
+    from slerir.metrics import psnr
+
+    return float(np.mean([psnr(degrade(img, [spec], seed=[seed, i]).image, img) for i, img in enumerate(images)]))
+
+
 def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) -> dict[str, list[float]]:
     """Mean PSNR (dB) of ``degrade(img, [kind at strength])`` against ``img`` over ``images``, per kind
     (``slerir.degradations.KINDS``) and strength; the same seed per image for every strength."""
-    from slerir.degradations import KINDS, DegradationSpec, degrade
-    from slerir.metrics import psnr
+    from slerir.degradations import KINDS, DegradationSpec
 
-    out = {}
-    for kind in KINDS:
-        out[kind] = [float(np.mean([psnr(degrade(img, [DegradationSpec(kind, strength=s)], seed=[seed, i]).image, img)
-                                    for i, img in enumerate(images)])) for s in strengths]
-    return out
+    return {kind: [mean_psnr(images, DegradationSpec(kind, strength=s), seed) for s in strengths] for kind in KINDS}
 
 
 def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
@@ -41,28 +44,23 @@ def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str,
     (``faint_rain_share``: rain density from ``slerir.data.FAINT_RAIN_DENSITY``) and thin haze
     (``faint_haze_share``: beta from ``FAINT_HAZE_BETA``), at each range's ends and middle."""
     from slerir.data import FAINT_HAZE_BETA, FAINT_RAIN_DENSITY
-    from slerir.degradations import DegradationSpec, degrade
-    from slerir.metrics import psnr
-
-    def mean_psnr(spec):
-        return float(np.mean([psnr(degrade(img, [spec], seed=[seed, i]).image, img) for i, img in enumerate(images)]))
+    from slerir.degradations import DegradationSpec
 
     def points(lo, hi):
         return (lo, (lo + hi) / 2, hi)
 
-    return {"rain": {f"{d:g}": mean_psnr(DegradationSpec("rain", strength=0.0, density=d))
+    return {"rain": {f"{d:g}": mean_psnr(images, DegradationSpec("rain", strength=0.0, density=d), seed)
                      for d in points(*FAINT_RAIN_DENSITY)},
-            "haze": {f"{b:g}": mean_psnr(DegradationSpec("haze", strength=0.0, beta=b)) for b in points(*FAINT_HAZE_BETA)}}
+            "haze": {f"{b:g}": mean_psnr(images, DegradationSpec("haze", strength=0.0, beta=b), seed)
+                     for b in points(*FAINT_HAZE_BETA)}}
 
 
 def wide_rain_levels(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) -> list[float]:
     """Mean PSNR (dB) of the broad, long, slanted rain ``TrainSampler(wide_rain_share=...)`` draws
     (``DegradationSpec(wide=True)``) per strength, as :func:`level_table` does for the default streaks."""
-    from slerir.degradations import DegradationSpec, degrade
-    from slerir.metrics import psnr
+    from slerir.degradations import DegradationSpec
 
-    return [float(np.mean([psnr(degrade(img, [DegradationSpec("rain", strength=s, wide=True)], seed=[seed, i]).image, img)
-                           for i, img in enumerate(images)])) for s in strengths]
+    return [mean_psnr(images, DegradationSpec("rain", strength=s, wide=True), seed) for s in strengths]
 
 
 def benchmark_inputs(root=None, limit: int | None = None) -> dict[str, float | None]:

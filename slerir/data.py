@@ -507,6 +507,7 @@ VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street", "
 # photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur); "street":
 # "camera" plus blurred photos with a light, low-contrast region (val_set_pale_blur); "storm": "street" plus photos
 # with broad, long, slanted rain streaks (val_set_wide_rain)
+_PROFILE_CHAIN = ("scene", "flat", "toned", "camera", "street", "storm")  # each profile adds one set to the one before
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -568,18 +569,26 @@ def _whole_photo_sample(gt: np.ndarray, res, kind: str) -> dict[str, Any]:
             "kind": kind, "params": res.params}
 
 
-def _flat_photos(root, n: int, seed: int, kind: str, spec_at) -> list[dict[str, Any]]:
-    """``n`` whole validation photos toned flat (:func:`flatten`, contrast in ``FLAT_CONTRAST``, level in
-    ``FLAT_LEVEL``; the target is the toned photo), each degraded by ``spec_at(i, rng)``; category ``kind``."""
+def _val_photos(root, n: int, seed: int, kind: str, spec_at, tone=None) -> list[dict[str, Any]]:
+    """``n`` whole validation photos (photo ``i`` drawn by ``np.random.default_rng([seed, i])``), each toned by
+    ``tone(photo, rng)`` when given (the target is the toned photo) and degraded by ``spec_at(i, rng)``;
+    category ``kind``."""
     images = load_clean_images(root, "val")
     out = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
-        img = images[int(rng.integers(len(images)))]
-        gt = flatten(img.astype(np.float32) / np.float32(255.0), float(rng.uniform(*FLAT_CONTRAST)),
-                     float(rng.uniform(*FLAT_LEVEL)))
+        gt = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
+        if tone is not None:
+            gt = tone(gt, rng)
         out.append(_whole_photo_sample(gt, degrade(gt, [spec_at(i, rng)], rng), kind))
     return out
+
+
+def _flat_photos(root, n: int, seed: int, kind: str, spec_at) -> list[dict[str, Any]]:
+    """``n`` whole validation photos toned flat (:func:`flatten`, contrast in ``FLAT_CONTRAST``, level in
+    ``FLAT_LEVEL``; the target is the toned photo), each degraded by ``spec_at(i, rng)``; category ``kind``."""
+    return _val_photos(root, n, seed, kind, spec_at, lambda gt, rng: flatten(
+        gt, float(rng.uniform(*FLAT_CONTRAST)), float(rng.uniform(*FLAT_LEVEL))))
 
 
 def val_set_flat_blur(root: str | Path | None = None, n: int = 8, seed: int = 654) -> list[dict[str, Any]]:
@@ -604,15 +613,9 @@ def val_set_linear_blur(root: str | Path | None = None, n: int = 8, seed: int = 
     """``n`` whole validation photos blurred in linear light (``DegradationSpec(linear=True)``, GoPro's
     synthesis), every second one by a long motion trajectory (``LONG_BLUR_LENGTH``) and every fourth
     of those varying over the photo. Category "linear_blur", label blur; dicts as :func:`val_set_full`."""
-    images = load_clean_images(root, "val")
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        gt = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
-        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)), varying=i % 4 == 3, linear=True)
-                if i % 2 else DegradationSpec("blur", linear=True))
-        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "linear_blur"))
-    return out
+    return _val_photos(root, n, seed, "linear_blur", lambda i, rng: (
+        DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)), varying=i % 4 == 3, linear=True)
+        if i % 2 else DegradationSpec("blur", linear=True)))
 
 
 def val_set_pale_blur(root: str | Path | None = None, n: int = 8, seed: int = 657) -> list[dict[str, Any]]:
@@ -620,32 +623,19 @@ def val_set_pale_blur(root: str | Path | None = None, n: int = 8, seed: int = 65
     blurred, every second one by a long motion trajectory (``LONG_BLUR_LENGTH``): a blurred street with
     its pavement, which a local embedding that takes bright flat grey for haze darkens in blotches.
     Category "pale_blur", label blur; dicts as :func:`val_set_full`."""
-    images = load_clean_images(root, "val")
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        img = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
-        gt = pale(img, float(rng.uniform(*PALE_CONTRAST)), float(rng.uniform(*PALE_LEVEL)),
-                  float(rng.uniform(*PALE_AREA)), rng)
-        spec = (DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2
-                else DegradationSpec("blur"))
-        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "pale_blur"))
-    return out
+    return _val_photos(root, n, seed, "pale_blur", lambda i, rng: (
+        DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH))) if i % 2 else DegradationSpec("blur")),
+        lambda gt, rng: pale(gt, float(rng.uniform(*PALE_CONTRAST)), float(rng.uniform(*PALE_LEVEL)),
+                             float(rng.uniform(*PALE_AREA)), rng))
 
 
 def val_set_wide_rain(root: str | Path | None = None, n: int = 8, seed: int = 658) -> list[dict[str, Any]]:
     """``n`` whole validation photos with broad, long, slanted rain streaks (``DegradationSpec(wide=True)``)
     at light strengths (``LIGHT_RAIN_MAX``), every second one at drizzle density (``FAINT_RAIN_DENSITY``):
     the rendered rain of Rain100L-like sets. Category "wide_rain", label rain; dicts as :func:`val_set_full`."""
-    images = load_clean_images(root, "val")
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        gt = images[int(rng.integers(len(images)))].astype(np.float32) / np.float32(255.0)
-        spec = (DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY)), wide=True)
-                if i % 2 else DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)), wide=True))
-        out.append(_whole_photo_sample(gt, degrade(gt, [spec], rng), "wide_rain"))
-    return out
+    return _val_photos(root, n, seed, "wide_rain", lambda i, rng: (
+        DegradationSpec("rain", strength=0.0, density=float(rng.uniform(*FAINT_RAIN_DENSITY)), wide=True) if i % 2
+        else DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)), wide=True)))
 
 
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
@@ -661,17 +651,14 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
         return val_set(root=root, n=n, tasks=tasks)
-    out = val_set_full(root=root, n=n, tasks=tasks, scene=profile in ("scene", "flat", "toned", "camera", "street", "storm"))
-    if profile in ("flat", "toned", "camera", "street", "storm") and "blur" in resolve_tasks(tasks):
-        out += val_set_flat_blur(root=root, n=max(1, n // 8))
-    if profile in ("toned", "camera", "street", "storm") and "rain" in resolve_tasks(tasks):
-        out += val_set_flat_rain(root=root, n=max(1, n // 8))
-    if profile in ("camera", "street", "storm") and "blur" in resolve_tasks(tasks):
-        out += val_set_linear_blur(root=root, n=max(1, n // 8))
-    if profile in ("street", "storm") and "blur" in resolve_tasks(tasks):
-        out += val_set_pale_blur(root=root, n=max(1, n // 8))
-    if profile == "storm" and "rain" in resolve_tasks(tasks):
-        out += val_set_wide_rain(root=root, n=max(1, n // 8))
+    level = _PROFILE_CHAIN.index(profile) if profile in _PROFILE_CHAIN else -1  # each includes the ones before it
+    kinds = resolve_tasks(tasks)
+    out = val_set_full(root=root, n=n, tasks=tasks, scene=level >= 0)
+    for extra, needs, make in ((1, "blur", val_set_flat_blur), (2, "rain", val_set_flat_rain),
+                               (3, "blur", val_set_linear_blur), (4, "blur", val_set_pale_blur),
+                               (5, "rain", val_set_wide_rain)):
+        if level >= extra and needs in kinds:
+            out += make(root=root, n=max(1, n // 8))
     return out
 
 

@@ -191,9 +191,11 @@ def test_wide_rain_draws_fewer_longer_broader_fainter_streaks():
         assert d.min() > -1e-6  # additive
         assert np.median(d[d > 0.02]) < WIDE_RAIN_BRIGHTNESS[1]  # fainter (where streaks cross, they add up)
         assert 0.005 < (d > 0.02).mean() < 0.5  # streaks, not a veil
-        # a streak is broad: across it, the added light stays above half its peak over more pixels
-        ys, xs = np.unravel_index(int(np.argmax(d)), d.shape)
-        assert (d[ys] > 0.5 * d[ys, xs]).sum() >= 2
+        # broad streaks change slowly across a row: less change per unit of added light than thin ones
+        def across(r):
+            a = (r.image - grey).mean(-1)
+            return float(np.abs(np.diff(a, axis=1)).sum() / a.sum())
+        assert across(wide) < 0.75 * across(base)
     explicit = degrade(grey, [DegradationSpec("rain", strength=0.0, density=0.0005, wide=True)], 0)
     assert explicit.params[0]["density"] == 0.0005  # an explicit density stays as given
     with pytest.raises(ValueError, match="wide"):
