@@ -177,6 +177,9 @@ def test_rain_density_sets_drizzle_and_keeps_the_other_draws(img):
 
 def test_wide_rain_draws_fewer_longer_broader_fainter_streaks():
     grey = np.full((160, 200, 3), 0.3, np.float32)
+    def across(added):  # change along rows per unit of added light
+        return float(np.abs(np.diff(added, axis=1)).sum() / added.sum())
+
     for seed in range(4):
         base = degrade(grey, [DegradationSpec("rain", strength=0.2)], seed)
         wide = degrade(grey, [DegradationSpec("rain", strength=0.2, wide=True)], seed)
@@ -192,10 +195,7 @@ def test_wide_rain_draws_fewer_longer_broader_fainter_streaks():
         assert np.median(d[d > 0.02]) < WIDE_RAIN_BRIGHTNESS[1]  # fainter (where streaks cross, they add up)
         assert 0.005 < (d > 0.02).mean() < 0.5  # streaks, not a veil
         # broad streaks change slowly across a row: less change per unit of added light than thin ones
-        def across(r):
-            a = (r.image - grey).mean(-1)
-            return float(np.abs(np.diff(a, axis=1)).sum() / a.sum())
-        assert across(wide) < 0.75 * across(base)
+        assert across(d) < 0.75 * across((base.image - grey).mean(-1))
     explicit = degrade(grey, [DegradationSpec("rain", strength=0.0, density=0.0005, wide=True)], 0)
     assert explicit.params[0]["density"] == 0.0005  # an explicit density stays as given
     with pytest.raises(ValueError, match="wide"):
