@@ -88,6 +88,7 @@ class TrainConfig:
     keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
     val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos; "camera": plus photos blurred in linear light; "street": plus blurred photos with a light, flat region; "storm": plus photos with broad slanted rain
     threads: int = 0  # 0: leave torch's default
+    workers: int = 0  # > 0: that many processes synthesise the batches ahead of the model (GPU runs); same batches
     data_root: str | None = None
     data_layout: str = "synthetic"  # "standard": the PromptIR/AdaIR training sets (slerir.datasets_std)
     std_root: str | None = None  # folder of the standard sets (default data/allinone)
@@ -163,6 +164,19 @@ def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str 
     res["recognition"] = correct / max(1, len(val))
     res["score"] = selection_score(res, profile)
     return res
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Steps ``start`` .. ``end - 1`` as a dataset whose item i is the sampler's batch at step start + i."""
+
+    def __init__(self, sampler, start: int, end: int):
+        self.sampler, self.start, self.n = sampler, start, max(0, end - start)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.sampler.batch(self.start + i)
 
 
 class Trainer:
@@ -308,6 +322,17 @@ class Trainer:
         self.step += 1
         return logs
 
+    def _batches(self, start: int, end: int):
+        """The batches of steps ``start`` .. ``end - 1`` in order. With ``workers`` > 0 a DataLoader's
+        processes draw them ahead of the model; each batch is the sampler's function of its step, so
+        the batches (and a resumed run) are the same either way."""
+        if self.tc.workers <= 0:
+            return (self.sampler.batch(step) for step in range(start, end))
+        loader = torch.utils.data.DataLoader(_StepBatches(self.sampler, start, end), batch_size=None,
+                                             num_workers=self.tc.workers, prefetch_factor=4,
+                                             pin_memory=self.device.type == "cuda")
+        return iter(loader)
+
     def fit(self, progress: bool = True, stop_at: int | None = None) -> None:
         """Train until ``tc.steps`` (or ``stop_at``, to simulate an interruption in tests)."""
         tc = self.tc
@@ -319,10 +344,11 @@ class Trainer:
 
             bar = tqdm(total=tc.steps, initial=self.step, dynamic_ncols=True, mininterval=2.0)
         t_last, s_last = time.time(), self.step
+        batches = self._batches(self.step, end)
         try:
             while self.step < end:
                 t0 = time.time()
-                logs = self.train_step(self.sampler.batch(self.step))
+                logs = self.train_step(next(batches))
                 self.elapsed += time.time() - t0
                 if bar is not None:
                     bar.update(1)

@@ -61,6 +61,20 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, data_root):
     assert (tmp_path / "b" / "weights" / "model.safetensors").exists()
 
 
+def test_worker_processes_train_the_same_weights_and_resume(tmp_path, data_root):
+    a = Trainer(_tc(tmp_path / "a", data_root, steps=4))
+    a.fit(progress=False)
+    b = Trainer(_tc(tmp_path / "b", data_root, steps=4, workers=2))
+    b.fit(progress=False, stop_at=2)
+    del b
+    c = Trainer(_tc(tmp_path / "b", data_root, steps=4, workers=2), resume=True)
+    assert c.step == 2
+    c.fit(progress=False)  # the workers start drawing at the resumed step
+    assert c.step == 4
+    for (k, x), (_, y) in zip(a.model.state_dict().items(), c.model.state_dict().items()):
+        assert torch.equal(x, y), k
+
+
 def test_validation_writes_best(tmp_path, data_root):
     tr = Trainer(_tc(tmp_path, data_root, steps=2, val_every=2, val_n=7))
     tr.fit(progress=False)
