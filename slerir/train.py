@@ -26,7 +26,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -177,6 +179,27 @@ class _StepBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return self.sampler.batch(self.start + i)
+
+
+class _StopOnSignal:
+    """SIGTERM/SIGINT while training: finish the step, save, leave ``fit`` (``timeout``, a cluster's preemption
+    or Ctrl-C lose nothing). Only the main thread can take signals; elsewhere the default handling stays."""
+
+    def __init__(self):
+        self.requested: int | None = None
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.requested = signum
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 class Trainer:
@@ -333,6 +356,15 @@ class Trainer:
                                              pin_memory=self.device.type == "cuda")
         return iter(loader)
 
+    def _agreed(self, stop: _StopOnSignal) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step when any one was signalled."""
+        if self.world > 1:
+            flag = torch.tensor([0 if stop.requested is None else 1], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item() and stop.requested is None:
+                stop.requested = signal.SIGTERM
+        return stop.requested is not None
+
     def fit(self, progress: bool = True, stop_at: int | None = None) -> None:
         """Train until ``tc.steps`` (or ``stop_at``, to simulate an interruption in tests)."""
         tc = self.tc
@@ -345,10 +377,17 @@ class Trainer:
             bar = tqdm(total=tc.steps, initial=self.step, dynamic_ncols=True, mininterval=2.0)
         t_last, s_last = time.time(), self.step
         batches = self._batches(self.step, end)
+        stop = _StopOnSignal()
         try:
-            while self.step < end:
+            while self.step < end and not self._agreed(stop):
                 t0 = time.time()
-                logs = self.train_step(next(batches))
+                try:
+                    batch = next(batches)
+                except Exception:
+                    if stop.requested and self.world == 1:  # the signal reached the batch workers too
+                        break
+                    raise
+                logs = self.train_step(batch)
                 self.elapsed += time.time() - t0
                 if bar is not None:
                     bar.update(1)
@@ -377,7 +416,13 @@ class Trainer:
                         bar.write(f"step {self.step}: val {json.dumps({k: round(v, 3) for k, v in res.items()})}")
                 if self.step % tc.ckpt_every == 0 or self.step == end:
                     self.save()
+            if stop.requested:
+                self.save()
+            if stop.requested and self.rank == 0:
+                print(f"stopped by signal {stop.requested} at step {self.step}; state saved, continue with --resume",
+                      flush=True)
         finally:
+            stop.restore()
             if bar is not None:
                 bar.close()
             if log is not None:

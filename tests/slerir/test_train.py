@@ -75,6 +75,34 @@ def test_worker_processes_train_the_same_weights_and_resume(tmp_path, data_root)
         assert torch.equal(x, y), k
 
 
+def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "slerir.train", "--patch", "32", "--batch", "4", "--steps", "100000", "--warmup", "2",
+           "--val-every", "0", "--ckpt-every", "100000", "--log-every", "1", "--threads", "1", "--workers", "1",
+           "--model-overrides", json.dumps(TEST_MODEL_OVERRIDES), "--data-root", str(data_root), "--out", str(out)]
+    p = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None and not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr[-3000:]
+    assert "stopped by signal" in stdout
+    step = torch.load(out / "state.pt", weights_only=False)["step"]
+    assert step >= 2 and json.loads(log.read_text().splitlines()[-1])["step"] == step
+    assert (out / "weights" / "model.safetensors").exists()
+    tc = _tc(out, data_root, steps=step + 1, workers=1)
+    tr = Trainer(tc, resume=True)
+    assert tr.step == step
+    tr.fit(progress=False)
+    assert tr.step == step + 1
+
+
 def test_validation_writes_best(tmp_path, data_root):
     tr = Trainer(_tc(tmp_path, data_root, steps=2, val_every=2, val_n=7))
     tr.fit(progress=False)
