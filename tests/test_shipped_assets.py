@@ -34,10 +34,12 @@ def test_shipped_model_restores_shipped_noisy_example():
 
 def test_shipped_model_leaves_clean_photos_nearly_alone():
     # every clean example (studio shots with black areas, dim and bright scenes) comes back close to
-    # itself: over the five, at least 28 dB on average and none below 25 (stages 3 and 4 averaged 25)
+    # itself: over the five, at least 40 dB on average and none below 35 (analysis.select's floors).
+    # Stages 3 and 4 averaged 25 and the floors were 28 / 25 until stage 20 (46.20 / 38.84); stage 21b's
+    # step 660 led on validation but gave clean_chelsea back at 25.7 dB, a change anyone can see.
     r = Restorer.from_pretrained(ASSETS / "weights")
     names = sorted(p.name for p in (ASSETS / "examples").glob("clean_*.png"))
     assert len(names) == 5
     scores = {n: psnr(r.restore(_png(n), capture=False).image, _png(n)) for n in names}
-    assert np.mean(list(scores.values())) >= 28.0, scores
-    assert min(scores.values()) >= 25.0, scores
+    assert np.mean(list(scores.values())) >= 40.0, scores
+    assert min(scores.values()) >= 35.0, scores

@@ -14,13 +14,13 @@ def _row(name, score, **cats):
 
 def test_choose_takes_the_best_score_among_eligible():
     rows = [_row("a", 29.7), _row("b", 29.6), _row("c", 29.5), _row("d", 29.9, haze=23.5)]
-    pt = {"a": {"x": (24.7, "clean"), "y": (40.0, "clean")},  # worst photo below 25
-          "b": {"x": (26.0, "clean"), "y": (27.0, "clean")},  # mean below 28
-          "c": {"x": (30.0, "clean"), "y": (35.0, "haze")},
-          "d": {"x": (30.0, "clean"), "y": (35.0, "clean")}}
+    pt = {"a": {"x": (34.7, "clean"), "y": (50.0, "clean")},  # worst photo below 35
+          "b": {"x": (36.0, "clean"), "y": (37.0, "clean")},  # mean below 40
+          "c": {"x": (40.0, "clean"), "y": (45.0, "haze")},
+          "d": {"x": (40.0, "clean"), "y": (45.0, "clean")}}
     best, why = S.choose(rows, pt)
     assert best == 3 and why[3] == []  # without a reference the haze drop is not seen
-    assert "passthrough worst 24.70 < 25" in why[0] and "passthrough mean 26.50 < 28" in why[1]
+    assert "passthrough worst 34.70 < 35" in why[0] and "passthrough mean 36.50 < 40" in why[1]
     ref = _row("ref", 29.0)
     best, why = S.choose(rows, pt, reference=ref, floor_db=0.3)
     assert best == 2 and why[3] == ["haze 23.50 < 24.00 - 0.3"]
