@@ -168,6 +168,14 @@ def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str 
     return res
 
 
+def _leave_signals_to_parent(_worker_id: int) -> None:
+    """Batch workers ignore SIGTERM/SIGINT: ``timeout`` and Ctrl-C signal the whole process group, and a
+    worker that died of it would abort the trainer mid-step instead of letting it save (``_StopOnSignal``).
+    The DataLoader still ends them when the trainer is done, and they exit when it dies."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _StepBatches(torch.utils.data.Dataset):
     """Steps ``start`` .. ``end - 1`` as a dataset whose item i is the sampler's batch at step start + i."""
 
@@ -353,7 +361,7 @@ class Trainer:
             return (self.sampler.batch(step) for step in range(start, end))
         loader = torch.utils.data.DataLoader(_StepBatches(self.sampler, start, end), batch_size=None,
                                              num_workers=self.tc.workers, prefetch_factor=4,
-                                             pin_memory=self.device.type == "cuda")
+                                             pin_memory=self.device.type == "cuda", worker_init_fn=_leave_signals_to_parent)
         return iter(loader)
 
     def _agreed(self, stop: _StopOnSignal) -> bool:

@@ -84,12 +84,12 @@ def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
            "--val-every", "0", "--ckpt-every", "100000", "--log-every", "1", "--threads", "1", "--workers", "1",
            "--model-overrides", json.dumps(TEST_MODEL_OVERRIDES), "--data-root", str(data_root), "--out", str(out)]
     p = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     log = out / "log.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None and not (log.exists() and len(log.read_text().splitlines()) >= 2):
         time.sleep(0.2)
-    p.send_signal(signal.SIGTERM)
+    os.killpg(p.pid, signal.SIGTERM)  # the whole group, batch workers included, as `timeout` and Ctrl-C do
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr[-3000:]
     assert "stopped by signal" in stdout
