@@ -356,9 +356,14 @@ class Trainer:
     def _batches(self, start: int, end: int):
         """The batches of steps ``start`` .. ``end - 1`` in order. With ``workers`` > 0 a DataLoader's
         processes draw them ahead of the model; each batch is the sampler's function of its step, so
-        the batches (and a resumed run) are the same either way."""
+        the batches (and a resumed run) are the same either way. The workers replace a sampler's own
+        prefetch threads (``StandardSampler(prefetch=...)`` on GPUs), which would draw steps that other
+        workers get."""
         if self.tc.workers <= 0:
             return (self.sampler.batch(step) for step in range(start, end))
+        if getattr(self.sampler, "prefetch", 0):
+            self.sampler.close()
+            self.sampler.prefetch = 0
         loader = torch.utils.data.DataLoader(_StepBatches(self.sampler, start, end), batch_size=None,
                                              num_workers=self.tc.workers, prefetch_factor=4,
                                              pin_memory=self.device.type == "cuda", worker_init_fn=_leave_signals_to_parent)

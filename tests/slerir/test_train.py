@@ -1,7 +1,9 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -75,10 +77,24 @@ def test_worker_processes_train_the_same_weights_and_resume(tmp_path, data_root)
         assert torch.equal(x, y), k
 
 
-def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
-    import signal
-    import time
+def test_worker_processes_replace_the_samplers_prefetch_threads(tmp_path, data_root):
+    tr = Trainer(_tc(tmp_path, data_root, workers=1))
 
+    class Prefetching:  # the shape of StandardSampler's prefetch: threads drawing the next steps
+        prefetch, closed = 8, False
+
+        def close(self):
+            self.closed = True
+
+        def batch(self, step):
+            return {"step": torch.tensor(step)}
+
+    tr.sampler = Prefetching()
+    got = [int(b["step"]) for b in tr._batches(3, 6)]
+    assert got == [3, 4, 5] and tr.sampler.prefetch == 0 and tr.sampler.closed
+
+
+def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "slerir.train", "--patch", "32", "--batch", "4", "--steps", "100000", "--warmup", "2",
            "--val-every", "0", "--ckpt-every", "100000", "--log-every", "1", "--threads", "1", "--workers", "1",
@@ -89,6 +105,7 @@ def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None and not (log.exists() and len(log.read_text().splitlines()) >= 2):
         time.sleep(0.2)
+    assert p.poll() is None, p.communicate()[1][-3000:]  # still training when the signal comes
     os.killpg(p.pid, signal.SIGTERM)  # the whole group, batch workers included, as `timeout` and Ctrl-C do
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr[-3000:]
