@@ -4,7 +4,9 @@
 for each weights folder, the global class probabilities, the share of local cells whose nearest
 prototype is each class (over the whole image and, with ``--region``, inside a window of it), the
 mean GLGF global share alpha, and with ``--target`` the PSNR of the input and of the single-pass
-restoration. It answers "is this region being treated as haze?" without opening the app.
+restoration, also after a per-channel tone fit to the target (``tone_fitted``: what a restoration loses there
+is structure, not brightness or contrast). It answers "is this region being treated as haze?" without
+opening the app.
 """
 from __future__ import annotations
 
@@ -43,6 +45,17 @@ def local_shares(local_class_sims: np.ndarray, region: tuple[float, float, float
     return {c: float(counts[i] / lab.size) for i, c in enumerate(CLASSES)}
 
 
+def tone_fitted(image: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``image`` (H, W, 3) with each channel mapped by the least-squares affine fit ``a * x + b`` to ``target``,
+    clipped to [0, 1]: its PSNR against the target no longer counts a global brightness or contrast error."""
+    out = np.empty_like(image, dtype=np.float32)
+    for c in range(image.shape[-1]):
+        x, y = image[..., c].astype(np.float64).ravel(), target[..., c].astype(np.float64).ravel()
+        a, b = np.polyfit(x, y, 1) if x.std() > 1e-8 else (0.0, y.mean())
+        out[..., c] = a * image[..., c] + b
+    return np.clip(out, 0.0, 1.0)
+
+
 def _fmt(shares: dict[str, float]) -> str:
     return ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.005)
 
@@ -59,6 +72,8 @@ def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
         out["local_region"] = local_shares(res.local_class_sims, region)
     if target is not None:
         out["psnr_input"], out["psnr_output"] = float(psnr(image, target)), float(psnr(res.image, target))
+        out["psnr_input_toned"] = float(psnr(tone_fitted(image, target), target))
+        out["psnr_output_toned"] = float(psnr(tone_fitted(res.image, target), target))
     return out
 
 
@@ -100,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  local ({args.region}): {_fmt(d['local_region'])}")
         if target is not None:
             print(f"  PSNR: input {d['psnr_input']:.2f} dB, output {d['psnr_output']:.2f} dB (single pass)")
+            print(f"  PSNR after a per-channel tone fit to the target: input {d['psnr_input_toned']:.2f} dB, "
+                  f"output {d['psnr_output_toned']:.2f} dB")
     return 0
 
 

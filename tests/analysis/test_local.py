@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.local import local_shares, main, parse_region
+from analysis.local import local_shares, main, parse_region, tone_fitted
 from slerir.config import CLASSES
 
 
@@ -20,6 +20,22 @@ def test_local_shares_count_the_nearest_prototype_per_cell_and_in_a_region():
     assert bottom["haze"] == 1.0 and bottom["blur"] == 0.0
     left_top = local_shares(sims, parse_region("0:0.5,0:0.5"))
     assert left_top["blur"] == 1.0
+
+
+def test_tone_fit_removes_brightness_and_contrast_but_not_structure():
+    from scipy import ndimage
+
+    from slerir.metrics import psnr
+
+    rng = np.random.default_rng(1)
+    target = ndimage.gaussian_filter(rng.random((48, 64, 3)), (2, 2, 0))
+    target = ((target - target.min()) / (target.max() - target.min())).astype(np.float32)
+    toned = (0.2 + 0.5 * target).astype(np.float32)  # only brightness and contrast differ
+    assert psnr(toned, target) < 25 and psnr(tone_fitted(toned, target), target) > 60
+    blurred = ndimage.uniform_filter(target, (7, 7, 1)).astype(np.float32)  # structure differs
+    assert psnr(tone_fitted(blurred, target), target) < 30  # a fit cannot undo lost detail
+    flat = np.full_like(target, 0.5)  # a constant channel maps to the target's mean, not NaN
+    assert np.isfinite(tone_fitted(flat, target)).all()
 
 
 @pytest.mark.parametrize("text", ["1:0,0:1", "0:1", "a:b,0:1", "0:1.5,0:1"])
@@ -44,6 +60,8 @@ def test_cli_prints_global_local_and_psnr_with_the_shipped_weights(tmp_path, cap
     assert "local (0:0.5,0:1):" in out and "mean alpha" in out
     psnr_in, psnr_out = (float(v.split()[0]) for v in out.split("PSNR: input ")[1].split(" dB, output ")[:2])
     assert psnr_out > psnr_in + 3  # denoised
+    toned_in, toned_out = (float(v.split()[0]) for v in out.split("tone fit to the target: input ")[1].split(" dB, output ")[:2])
+    assert toned_in >= psnr_in - 0.01 and toned_out >= psnr_out - 0.01  # a fit never does worse than none
 
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
