@@ -24,22 +24,21 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null || echo "no nvidia-smi"
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
-for r in $RUNS; do  # probe: steps/s of each run while the others run beside it
-  [ -n "$STEPS" ] && break
-  $PY -m slerir.train --config configs/tiny_five_stage$r.json --data-root "$DATA" --steps "$PROBE" \
-    --val-every 0 --log-every 20 --out "/tmp/probe$r" >"$OUT/probe_$r.log" 2>&1 &
-done
-wait
 declare -A STEPS_OF
-for r in $RUNS; do
-  if [ -n "$STEPS" ]; then
-    STEPS_OF[$r]=$STEPS
-    continue
-  fi
-  rate=$($PY -c "import json; print(json.loads(open('/tmp/probe$r/log.jsonl').readlines()[-1])['steps_per_s'])") || rate=1
-  STEPS_OF[$r]=$($PY -c "print(max(40, int($rate * $BUDGET) // 40 * 40))")
-  echo "run $r: probe $rate steps/s -> ${STEPS_OF[$r]} steps"
-done
+if [ -n "$STEPS" ]; then
+  for r in $RUNS; do STEPS_OF[$r]=$STEPS; done
+else
+  for r in $RUNS; do  # probe: steps/s of each run while the others run beside it
+    $PY -m slerir.train --config configs/tiny_five_stage$r.json --data-root "$DATA" --steps "$PROBE" \
+      --val-every 0 --log-every 20 --out "/tmp/probe$r" >"$OUT/probe_$r.log" 2>&1 &
+  done
+  wait
+  for r in $RUNS; do
+    rate=$($PY -c "import json; print(json.loads(open('/tmp/probe$r/log.jsonl').readlines()[-1])['steps_per_s'])") || rate=1
+    STEPS_OF[$r]=$($PY -c "print(max(40, int($rate * $BUDGET) // 40 * 40))")
+    echo "run $r: probe $rate steps/s -> ${STEPS_OF[$r]} steps"
+  done
+fi
 
 start=$(date +%s)
 for r in $RUNS; do

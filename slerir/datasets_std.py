@@ -717,7 +717,9 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
 
     ``rank``/``world_size`` default to the torchrun environment. ``tc.synthetic_share`` is used when the
     config has it, else ``clean_share + mixed_share``. On CUDA machines the standard sampler prefetches
-    :data:`DEFAULT_PREFETCH` batches in threads (CPU runs do not, to leave the cores to the model).
+    :data:`DEFAULT_PREFETCH` batches in threads (CPU runs do not, to leave the cores to the model), unless
+    ``tc.workers`` processes draw the batches (``slerir.train``): each would run threads drawing steps that
+    other workers get.
     """
     rank, world_size = _rank_world(rank, world_size)
     layout = getattr(tc, "data_layout", "synthetic") or "synthetic"
@@ -731,7 +733,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
         return StandardSampler(root=getattr(tc, "std_root", None), tasks=tc.tasks, patch=tc.patch, batch=tc.batch,
                                mixed_share=tc.mixed_share, clean_share=tc.clean_share,
                                synthetic_share=getattr(tc, "synthetic_share", None), seed=tc.seed, rank=rank,
-                               world_size=world_size, prefetch=DEFAULT_PREFETCH if torch.cuda.is_available() else 0)
+                               world_size=world_size,
+                               prefetch=DEFAULT_PREFETCH if torch.cuda.is_available() and not getattr(tc, "workers", 0) else 0)
     if layout != "synthetic":
         raise ValueError(f"data_layout must be 'synthetic' or 'standard', got {layout!r}")
     from slerir.data import TrainSampler

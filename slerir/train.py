@@ -356,14 +356,10 @@ class Trainer:
     def _batches(self, start: int, end: int):
         """The batches of steps ``start`` .. ``end - 1`` in order. With ``workers`` > 0 a DataLoader's
         processes draw them ahead of the model; each batch is the sampler's function of its step, so
-        the batches (and a resumed run) are the same either way. The workers replace a sampler's own
-        prefetch threads (``StandardSampler(prefetch=...)`` on GPUs), which would draw steps that other
-        workers get."""
+        the batches (and a resumed run) are the same either way (``make_sampler`` then leaves out the
+        standard sampler's own prefetch threads)."""
         if self.tc.workers <= 0:
             return (self.sampler.batch(step) for step in range(start, end))
-        if getattr(self.sampler, "prefetch", 0):
-            self.sampler.close()
-            self.sampler.prefetch = 0
         loader = torch.utils.data.DataLoader(_StepBatches(self.sampler, start, end), batch_size=None,
                                              num_workers=self.tc.workers, prefetch_factor=4,
                                              pin_memory=self.device.type == "cuda", worker_init_fn=_leave_signals_to_parent)
@@ -394,13 +390,7 @@ class Trainer:
         try:
             while self.step < end and not self._agreed(stop):
                 t0 = time.time()
-                try:
-                    batch = next(batches)
-                except Exception:
-                    if stop.requested and self.world == 1:  # the signal reached the batch workers too
-                        break
-                    raise
-                logs = self.train_step(batch)
+                logs = self.train_step(next(batches))
                 self.elapsed += time.time() - t0
                 if bar is not None:
                     bar.update(1)
@@ -431,9 +421,9 @@ class Trainer:
                     self.save()
             if stop.requested:
                 self.save()
-            if stop.requested and self.rank == 0:
-                print(f"stopped by signal {stop.requested} at step {self.step}; state saved, continue with --resume",
-                      flush=True)
+                if self.rank == 0:
+                    print(f"stopped by signal {stop.requested} at step {self.step}; state saved, continue with "
+                          "--resume", flush=True)
         finally:
             stop.restore()
             if bar is not None:

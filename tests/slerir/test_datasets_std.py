@@ -270,6 +270,17 @@ def test_make_sampler_routes_on_data_layout(root, tmp_path):
         ds.make_sampler(SimpleNamespace(**{**vars(tc), "data_layout": "lmdb"}))
 
 
+def test_make_sampler_prefetches_on_gpus_unless_worker_processes_draw(root, monkeypatch):
+    import torch
+
+    tc = SimpleNamespace(data_layout="standard", std_root=str(root), tasks="three", patch=P, batch=2, mixed_share=0.1,
+                         clean_share=0.05, seed=0, data_root=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert ds.make_sampler(tc, rank=0, world_size=1).prefetch == ds.DEFAULT_PREFETCH
+    # worker processes replace the prefetch threads (each worker's threads would draw steps other workers get)
+    assert ds.make_sampler(SimpleNamespace(**vars(tc), workers=2), rank=0, world_size=1).prefetch == 0
+
+
 @pytest.mark.parametrize("name,tasks", [("paper_three", "three"), ("paper_five", "five")])
 def test_paper_configs(name, tasks):
     from slerir.train import TrainConfig

@@ -77,23 +77,6 @@ def test_worker_processes_train_the_same_weights_and_resume(tmp_path, data_root)
         assert torch.equal(x, y), k
 
 
-def test_worker_processes_replace_the_samplers_prefetch_threads(tmp_path, data_root):
-    tr = Trainer(_tc(tmp_path, data_root, workers=1))
-
-    class Prefetching:  # the shape of StandardSampler's prefetch: threads drawing the next steps
-        prefetch, closed = 8, False
-
-        def close(self):
-            self.closed = True
-
-        def batch(self, step):
-            return {"step": torch.tensor(step)}
-
-    tr.sampler = Prefetching()
-    got = [int(b["step"]) for b in tr._batches(3, 6)]
-    assert got == [3, 4, 5] and tr.sampler.prefetch == 0 and tr.sampler.closed
-
-
 def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "slerir.train", "--patch", "32", "--batch", "4", "--steps", "100000", "--warmup", "2",
