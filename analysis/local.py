@@ -5,8 +5,9 @@ for each weights folder, the global class probabilities, the share of local cell
 prototype is each class (over the whole image and, with ``--region``, inside a window of it), the
 mean GLGF global share alpha, and with ``--target`` the PSNR of the input and of the single-pass
 restoration, also after a per-channel tone fit to the target (``tone_fitted``: what a restoration loses there
-is structure, not brightness or contrast). It answers "is this region being treated as haze?" without
-opening the app.
+is not a global brightness or contrast change) and split by spatial frequency (``band_psnr``: a tone changed
+in regions shows in the low band, lost or invented detail in the high band). It answers "is this region
+being treated as haze?" without opening the app.
 """
 from __future__ import annotations
 
@@ -56,6 +57,24 @@ def tone_fitted(image: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+BAND_SIGMA = 3.0  # px: band_psnr's split, Gaussian sigma of the low band
+
+
+def band_psnr(image: np.ndarray, target: np.ndarray, sigma: float = BAND_SIGMA) -> tuple[float, float]:
+    """PSNR (dB) of ``image`` against ``target`` (H, W, 3 in [0, 1]) in two bands: the low band (each
+    Gaussian-smoothed with ``sigma`` px: tone, shading, a region made darker) and the high band (the rest:
+    edges, texture, noise). A tone fit over the whole image cannot see a tone changed in one region;
+    the low band does."""
+    from scipy.ndimage import gaussian_filter
+
+    def psnr_of(err: np.ndarray) -> float:
+        return float(10 * np.log10(1.0 / max(float(np.mean(err ** 2)), 1e-12)))
+
+    d = image.astype(np.float64) - target.astype(np.float64)
+    low = gaussian_filter(d, (sigma, sigma, 0), mode="reflect")
+    return psnr_of(low), psnr_of(d - low)
+
+
 def _fmt(shares: dict[str, float]) -> str:
     return ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.005)
 
@@ -74,6 +93,7 @@ def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
         out["psnr_input"], out["psnr_output"] = float(psnr(image, target)), float(psnr(res.image, target))
         out["psnr_input_toned"] = float(psnr(tone_fitted(image, target), target))
         out["psnr_output_toned"] = float(psnr(tone_fitted(res.image, target), target))
+        out["bands_input"], out["bands_output"] = band_psnr(image, target), band_psnr(res.image, target)
     return out
 
 
@@ -117,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  PSNR: input {d['psnr_input']:.2f} dB, output {d['psnr_output']:.2f} dB (single pass)")
             print(f"  PSNR after a per-channel tone fit to the target: input {d['psnr_input_toned']:.2f} dB, "
                   f"output {d['psnr_output_toned']:.2f} dB")
+            (li, hi), (lo, ho) = d["bands_input"], d["bands_output"]
+            print(f"  PSNR by band (Gaussian sigma {BAND_SIGMA:g} px): low input {li:.2f} dB, output {lo:.2f} dB; "
+                  f"high input {hi:.2f} dB, output {ho:.2f} dB")
     return 0
 
 

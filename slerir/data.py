@@ -41,6 +41,7 @@ FLAT_LEVEL = (0.4, 0.7)  # the grey level that tone pulls towards
 PALE_CONTRAST = (0.25, 0.6)  # contrast kept in TrainSampler(pale_share=...)'s washed-out region (pavement, a wall, overcast sky)
 PALE_LEVEL = (0.55, 0.85)  # the light grey that region is pulled towards
 PALE_AREA = (0.25, 0.6)  # share of the crop it covers
+ZOOM_FACTOR = (1.5, 3.0)  # TrainSampler(zoom_share=...): a region 1/f of the photo enlarged to its size (soft per pixel)
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 CLEAN_SUBDIR = Path("train") / "CBSD432"
@@ -106,6 +107,20 @@ def load_clean_images(root: str | Path | None = None, split: str = "train") -> l
                 imgs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
         _IMAGE_CACHE[key] = imgs
     return _IMAGE_CACHE[key]
+
+
+def zoom(img: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """A random region ``1 / factor`` of ``img``'s height and width, enlarged (bicubic) back to
+    ``img``'s size: the same photo as a larger camera, a video frame or an upscaled picture records it,
+    softer per pixel. Our clean photos are all downscaled (BSDS at 481x321) and crisp to the pixel;
+    degradations are drawn afterwards, at the new pixel scale, as a sensor makes them. (H, W, 3) uint8."""
+    if factor < 1:
+        raise ValueError(f"zoom factor must be at least 1, got {factor}")
+    h, w = img.shape[:2]
+    rh, rw = max(1, int(round(h / factor))), max(1, int(round(w / factor)))
+    y, x = int(rng.integers(h - rh + 1)), int(rng.integers(w - rw + 1))
+    region = Image.fromarray(np.ascontiguousarray(img[y:y + rh, x:x + rw]))
+    return np.asarray(region.resize((w, h), Image.BICUBIC), dtype=np.uint8)
 
 
 def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -339,6 +354,10 @@ class TrainSampler:
             (``DegradationSpec(wide=True)``): rendered rain layers such as Rain100L's draw wider and longer
             streaks than the default, which a model trained on thin ones leaves in place and calls the
             photo clean. 0 draws exactly as earlier versions.
+        zoom_share: share of all samples cut from a zoomed photo (:func:`zoom`, factor in ``ZOOM_FACTOR``):
+            content soft per pixel, as in large photos and video frames (GoPro's are 1280x720), whose
+            whole-image statistics a model trained only on crisp downscaled photos misreads. 0 draws
+            exactly as earlier versions.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -352,7 +371,7 @@ class TrainSampler:
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
                  flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0,
-                 pale_blur_share: float = 0.0, wide_rain_share: float = 0.0) -> None:
+                 pale_blur_share: float = 0.0, wide_rain_share: float = 0.0, zoom_share: float = 0.0) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -368,7 +387,7 @@ class TrainSampler:
                   "faint_rain_share": faint_rain_share, "faint_haze_share": faint_haze_share,
                   "flat_blur_share": flat_blur_share, "flat_rain_share": flat_rain_share,
                   "linear_blur_share": linear_blur_share, "pale_share": pale_share,
-                  "pale_blur_share": pale_blur_share, "wide_rain_share": wide_rain_share}
+                  "pale_blur_share": pale_blur_share, "wide_rain_share": wide_rain_share, "zoom_share": zoom_share}
         for name, v in shares.items():
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -417,6 +436,8 @@ class TrainSampler:
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]
+        if self.zoom_share > 0 and rng.random() < self.zoom_share:
+            img = zoom(img, float(rng.uniform(*ZOOM_FACTOR)), rng)
         specs = self.draw_specs(rng)
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:
@@ -502,12 +523,12 @@ def val_set(root: str | Path | None = None, n: int = 64, patch: int = 128, tasks
     return out
 
 
-VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street", "storm")  # "scene": "full" with scene haze and varying
+VAL_PROFILES = ("patch", "full", "scene", "flat", "toned", "camera", "street", "storm", "zoom")  # "scene": "full" with scene haze and varying
 # long blur; "flat": "scene" plus blurred flat-toned photos (val_set_flat_blur); "toned": "flat" plus rainy flat-toned
 # photos (val_set_flat_rain); "camera": "toned" plus photos blurred in linear light (val_set_linear_blur); "street":
 # "camera" plus blurred photos with a light, low-contrast region (val_set_pale_blur); "storm": "street" plus photos
-# with broad, long, slanted rain streaks (val_set_wide_rain)
-_PROFILE_CHAIN = ("scene", "flat", "toned", "camera", "street", "storm")  # each profile adds one set to the one before
+# with broad, long, slanted rain streaks (val_set_wide_rain); "zoom": "storm" plus zoomed photos, degraded (val_set_zoom)
+_PROFILE_CHAIN = ("scene", "flat", "toned", "camera", "street", "storm", "zoom")  # each profile adds one set to the one before
 CLEAN_CAP_DB = 40.0  # "full" profile score: a clean photo returned at >= 40 dB counts as unchanged
 
 
@@ -638,6 +659,36 @@ def val_set_wide_rain(root: str | Path | None = None, n: int = 8, seed: int = 65
         else DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)), wide=True)))
 
 
+ZOOM_VAL_KINDS = ("noise", "rain", "haze", "blur", "lowlight")  # val_set_zoom cycles these
+
+
+def val_set_zoom(root: str | Path | None = None, n: int = 8, seed: int = 659,
+                 tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
+    """``n`` whole validation photos zoomed (:func:`zoom`, factor in ``ZOOM_FACTOR``; same size, soft per
+    pixel, as a large photo or a video frame) and degraded at :func:`val_set_full`'s levels, cycling
+    through the trained kinds of ``ZOOM_VAL_KINDS`` (noise sigma 15/25/50; light rain and scene haze;
+    every second blur a long trajectory; low light). No clean ones: a clean photo's PSNR is unbounded and
+    would outweigh the rest (the clean-photo floors of ``analysis.select`` watch those). Category "zoom";
+    dicts as :func:`val_set_full`."""
+    kinds = [k for k in ZOOM_VAL_KINDS if k in resolve_tasks(tasks)]
+
+    def spec_at(i: int, rng: np.random.Generator) -> DegradationSpec:
+        kind, turn = kinds[i % len(kinds)], i // len(kinds)
+        if kind == "noise":
+            return DegradationSpec("noise", sigma=(15.0, 25.0, 50.0)[turn % 3])
+        if kind == "rain":
+            return DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
+        if kind == "haze":
+            return DegradationSpec("haze", strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)), scene=True)
+        if kind == "blur" and turn % 2:
+            return DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)))
+        return DegradationSpec(kind)
+
+    return _val_photos(root, n, seed, "zoom", spec_at,
+                       lambda gt, rng: zoom((gt * 255).round().astype(np.uint8), float(rng.uniform(*ZOOM_FACTOR)),
+                                            rng).astype(np.float32) / np.float32(255.0))
+
+
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                     tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """The validation samples of a profile: "patch" (:func:`val_set`), "full" (:func:`val_set_full`),
@@ -646,7 +697,8 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
     :func:`val_set_flat_rain` when rain is trained) or "camera" (the "toned" samples, then ``n // 8`` of
     :func:`val_set_linear_blur` when blur is trained) or "street" (the "camera" samples, then ``n // 8`` of
     :func:`val_set_pale_blur` when blur is trained) or "storm" (the "street" samples, then ``n // 8`` of
-    :func:`val_set_wide_rain` when rain is trained)."""
+    :func:`val_set_wide_rain` when rain is trained) or "zoom" (the "storm" samples, then ``n // 8`` of
+    :func:`val_set_zoom`)."""
     if profile not in VAL_PROFILES:
         raise ValueError(f"val_profile must be one of {VAL_PROFILES}, got {profile!r}")
     if profile == "patch":
@@ -659,6 +711,8 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
                                (5, "rain", val_set_wide_rain)):
         if level >= extra and needs in kinds:
             out += make(root=root, n=max(1, n // 8))
+    if level >= 6:
+        out += val_set_zoom(root=root, n=max(1, n // 8), tasks=kinds)
     return out
 
 

@@ -1,10 +1,12 @@
 """Local-cue shares per class (analysis.local)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from analysis.local import local_shares, main, parse_region, tone_fitted
+from analysis.local import band_psnr, local_shares, main, parse_region, tone_fitted
 from slerir.config import CLASSES
 
 
@@ -38,6 +40,24 @@ def test_tone_fit_removes_brightness_and_contrast_but_not_structure():
     assert np.isfinite(tone_fitted(flat, target)).all()
 
 
+def test_band_psnr_puts_a_regional_tone_change_in_the_low_band_and_lost_detail_in_the_high():
+    from scipy import ndimage
+
+    from slerir.metrics import psnr
+
+    rng = np.random.default_rng(2)
+    target = rng.random((64, 96, 3)).astype(np.float32) * 0.6 + 0.2
+    darker = target.copy()
+    darker[:, :48] -= 0.1  # one half made darker: a tone change in a region
+    assert psnr(tone_fitted(darker, target), target) < 30  # a fit over the whole image cannot undo it
+    low, high = band_psnr(darker, target)
+    assert low < 24 and high > low + 15  # (the step's edge leaves a little in the high band)
+    soft = ndimage.uniform_filter(target, (5, 5, 1)).astype(np.float32)  # detail lost, tone kept
+    low, high = band_psnr(soft, target)
+    assert high < 20 and low > high + 10
+    assert band_psnr(target, target) == (120.0, 120.0)  # identical: the 1e-12 floor, not inf
+
+
 @pytest.mark.parametrize("text", ["1:0,0:1", "0:1", "a:b,0:1", "0:1.5,0:1"])
 def test_parse_region_rejects_malformed_windows(text):
     with pytest.raises(ValueError, match="region"):
@@ -63,6 +83,10 @@ def test_cli_prints_global_local_and_psnr_with_the_shipped_weights(tmp_path, cap
     toned_in, toned_out = (float(v.split()[0]) for v in out.split("tone fit to the target: input ")[1].split(" dB, output ")[:2])
     assert toned_in >= psnr_in - 0.01 and toned_out >= psnr_out - 0.01  # a fit never does worse than none
     assert toned_out > toned_in + 3  # the denoising still shows once tone is fitted: structure, not tone
+    bands = re.search(r"PSNR by band \(Gaussian sigma 3 px\): low input ([\d.]+) dB, output ([\d.]+) dB; "
+                      r"high input ([\d.]+) dB, output ([\d.]+) dB", out)
+    low_in, low_out, high_in, high_out = (float(v) for v in bands.groups())
+    assert high_out > high_in + 3  # noise lives in the high band: that is where the gain is
 
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):

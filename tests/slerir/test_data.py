@@ -10,7 +10,7 @@ from slerir.config import CLASSES
 from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
                          LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
                          make_sample, pale, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
-                         val_set_linear_blur, val_set_pale_blur, val_set_wide_rain)
+                         val_set_linear_blur, val_set_pale_blur, val_set_wide_rain, val_set_zoom, ZOOM_VAL_KINDS, zoom)
 from slerir.degradations import DegradationSpec, degrade
 
 
@@ -656,3 +656,47 @@ def test_wide_rain_share_marks_only_rain_specs():
     assert make_sampler(TrainConfig(wide_rain_share=0.4), rank=0, world_size=1).wide_rain_share == 0.4
     with pytest.raises(ValueError, match="wide_rain_share"):
         TrainSampler(wide_rain_share=1.5, **kw)
+
+
+def test_zoom_enlarges_a_region_to_the_photo_size_and_softens_it():
+    rng = np.random.default_rng(0)
+    img = (rng.random((60, 90, 3)) * 255).astype(np.uint8)  # white noise: every pixel differs from its neighbour
+    z = zoom(img, 3.0, np.random.default_rng(1))
+    assert z.shape == img.shape and z.dtype == np.uint8
+    step = lambda a: np.abs(np.diff(a.astype(float), axis=1)).mean()
+    assert step(z) < 0.5 * step(img)  # softer per pixel
+    assert np.array_equal(zoom(img, 1.0, np.random.default_rng(1)), img)  # factor 1: the photo itself
+    assert np.array_equal(z, zoom(img, 3.0, np.random.default_rng(1)))  # a function of the generator
+    ramp = np.repeat(np.linspace(0, 255, 90)[None, :, None], 60, 0).repeat(3, 2).astype(np.uint8)
+    zr = zoom(ramp, 2.0, np.random.default_rng(2)).astype(float)
+    assert np.abs(np.diff(zr, axis=1)).mean() == pytest.approx(255 / 89 / 2, rel=0.1)  # a region of half the width
+    with pytest.raises(ValueError, match="at least 1"):
+        zoom(img, 0.5, rng)
+
+
+@needs_data
+def test_zoom_share_draws_from_zoomed_photos_and_leaves_share_zero_as_before():
+    kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=1.0)
+    on, off = TrainSampler(zoom_share=1.0, **kw).batch(0), TrainSampler(**kw).batch(0)
+    assert torch.equal(on["lq"], on["gt"])  # clean samples: the zoomed crop is both input and target
+    step = lambda t: (t[..., 1:] - t[..., :-1]).abs().mean()
+    assert step(on["gt"]) < 0.8 * step(off["gt"])  # softer per pixel than the crisp photos
+    assert torch.equal(TrainSampler(zoom_share=0.0, **kw).batch(3)["gt"], TrainSampler(**kw).batch(3)["gt"])
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    assert make_sampler(TrainConfig(zoom_share=0.4), rank=0, world_size=1).zoom_share == 0.4
+    with pytest.raises(ValueError, match="zoom_share"):
+        TrainSampler(zoom_share=1.5, **kw)
+
+
+@needs_data
+def test_zoom_profile_is_the_storm_profile_plus_zoomed_degraded_photos():
+    first, more = profile_val_set("storm", n=40), profile_val_set("zoom", n=40)
+    assert len(more) == len(first) + 5 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    extra = more[len(first):]
+    assert [s["kind"] for s in extra] == ["zoom"] * 5
+    assert [CLASSES[s["label"]] for s in extra] == list(ZOOM_VAL_KINDS)  # one of each kind, no clean photo
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in val_set_zoom(n=5)] == [s["params"] for s in extra]  # fixed: same every call
+    assert [CLASSES[s["label"]] for s in val_set_zoom(n=4, tasks="three")] == ["noise", "rain", "haze", "noise"]
