@@ -6,7 +6,9 @@ prototype is each class (over the whole image and, with ``--region``, inside a w
 mean GLGF global share alpha, and with ``--target`` the PSNR of the input and of the single-pass
 restoration, also after a per-channel tone fit to the target (``tone_fitted``: what a restoration loses there
 is not a global brightness or contrast change) and split by spatial frequency (``band_psnr``: a tone changed
-in regions shows in the low band, lost or invented detail in the high band). It answers "is this region
+in regions shows in the low band, lost or invented detail in the high band). ``--stats-scale F`` also
+restores with the global statistics pooled over a copy of the image resized by F (``restore_scaled_stats``):
+does the whole-image decision depend on the scale the photo was taken at? It answers "is this region
 being treated as haze?" without opening the app.
 """
 from __future__ import annotations
@@ -75,13 +77,32 @@ def band_psnr(image: np.ndarray, target: np.ndarray, sigma: float = BAND_SIGMA) 
     return psnr_of(low), psnr_of(d - low)
 
 
+def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
+    """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
+    ``scale`` (area average below 1, bicubic above; at least 8 px a side) instead of the image itself.
+    Returns (image, predicted class)."""
+    import torch
+    import torch.nn.functional as F
+
+    from analysis.passthrough import restore_with_stats_of
+
+    if not 0 < scale <= 4:
+        raise ValueError(f"stats scale must be in (0, 4], got {scale}")
+    h, w = image.shape[:2]
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
+    return restore_with_stats_of(restorer, image, copy.clamp(0, 1))
+
+
 def _fmt(shares: dict[str, float]) -> str:
     return ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.005)
 
 
 def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
-             region: tuple[float, float, float, float] | None = None) -> dict:
-    """The local/global picture of one image under one ``slerir.inference.Restorer`` (single pass)."""
+             region: tuple[float, float, float, float] | None = None, stats_scale: float | None = None) -> dict:
+    """The local/global picture of one image under one ``slerir.inference.Restorer`` (single pass);
+    with ``stats_scale`` also the class (and with a target the PSNRs) under :func:`restore_scaled_stats`."""
     from slerir.metrics import psnr
 
     res = restorer.restore(image, capture=True)
@@ -94,6 +115,10 @@ def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
         out["psnr_input_toned"] = float(psnr(tone_fitted(image, target), target))
         out["psnr_output_toned"] = float(psnr(tone_fitted(res.image, target), target))
         out["bands_input"], out["bands_output"] = band_psnr(image, target), band_psnr(res.image, target)
+    if stats_scale is not None:
+        scaled, out["scaled_class"] = restore_scaled_stats(restorer, image, stats_scale)
+        if target is not None:
+            out["psnr_scaled"], out["bands_scaled"] = float(psnr(scaled, target)), band_psnr(scaled, target)
     return out
 
 
@@ -103,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--target", help="its clean reference, for PSNR (same size)")
     ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders (default assets/weights)")
     ap.add_argument("--region", help="window 'y0:y1,x0:x1' in fractions of the image, e.g. 0.667:1,0:1")
+    ap.add_argument("--stats-scale", type=float, help="also restore with the global statistics of a copy resized by "
+                    "this factor (e.g. 0.5)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = ap.parse_args(argv)
 
@@ -111,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         region = parse_region(args.region) if args.region else None
+        if args.stats_scale is not None and not 0 < args.stats_scale <= 4:
+            raise ValueError(f"--stats-scale must be in (0, 4], got {args.stats_scale}")
         image = load_image(args.image)
         target = load_image(args.target) if args.target else None
         if target is not None and target.shape != image.shape:
@@ -127,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     for w in args.weights:
-        d = describe(Restorer.from_pretrained(w), image, target, region)
+        d = describe(Restorer.from_pretrained(w), image, target, region, args.stats_scale)
         print(f"{w}:")
         print(f"  global: {_fmt(d['global'])}")
         print(f"  local (whole image): {_fmt(d['local'])}; mean alpha (global share) {d['alpha']:.2f}")
@@ -140,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             (li, hi), (lo, ho) = d["bands_input"], d["bands_output"]
             print(f"  PSNR by band (Gaussian sigma {BAND_SIGMA:g} px): low input {li:.2f} dB, output {lo:.2f} dB; "
                   f"high input {hi:.2f} dB, output {ho:.2f} dB")
+        if args.stats_scale is not None:
+            line = f"  with the global statistics of a copy scaled x{args.stats_scale:g}: global class {d['scaled_class']}"
+            if target is not None:
+                ls, hs = d["bands_scaled"]
+                line += f", output {d['psnr_scaled']:.2f} dB (low band {ls:.2f}, high band {hs:.2f})"
+            print(line)
     return 0
 
 

@@ -466,7 +466,11 @@ class SLERIR(nn.Module):
         return zg, zl, pooled
 
     def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        return self.encoder.pool_stats(self.encoder.features(x))
+        """Pooled encoder statistics (feature sum, count) of ``x`` (B,3,H,W), any size: sides that are not
+        multiples of 8 (the encoder's stride) are padded as ``slerir.inference`` pads a whole image."""
+        from .inference import pad_to_multiple  # inference imports this module
+
+        return self.encoder.pool_stats(self.encoder.features(pad_to_multiple(x, 8)[0]))
 
     # -- forward -----------------------------------------------------------------------------
     def forward(

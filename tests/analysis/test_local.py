@@ -96,3 +96,28 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main([str(tmp_path / "a.png")]) == 2
     assert main([str(tmp_path / "a.png"), "--region", "2:3,0:1"]) == 2
     assert "region" in capsys.readouterr().err
+
+
+def test_scaled_statistics_restore_as_usual_at_scale_one_and_differ_at_half(tmp_path, capsys):
+    from slerir.degradations import DegradationSpec, degrade
+    from slerir.imaging import save_png
+    from slerir.inference import Restorer
+
+    from analysis.local import restore_scaled_stats
+
+    r = Restorer.from_pretrained("assets/weights")
+    rng = np.random.default_rng(3)
+    clean = np.clip(np.repeat(np.linspace(0.1, 0.9, 75, dtype=np.float32)[None, :, None], 61, 0).repeat(3, 2)
+                    + 0.05 * rng.standard_normal((61, 75, 3)).astype(np.float32), 0, 1)
+    noisy = degrade(clean, [DegradationSpec("noise", sigma=25.0)], rng).image
+    same, cls = restore_scaled_stats(r, noisy, 1.0)
+    assert np.allclose(same, r.restore(noisy, capture=False).image, atol=1e-5) and cls == "noise"
+    half, _ = restore_scaled_stats(r, noisy, 0.5)  # area-halving averages the noise away: other statistics
+    assert not np.allclose(half, same, atol=1e-3)
+    save_png(noisy, tmp_path / "noisy.png")
+    save_png(clean, tmp_path / "clean.png")
+    assert main([str(tmp_path / "noisy.png"), "--target", str(tmp_path / "clean.png"), "--stats-scale", "0.5"]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if "copy scaled x0.5" in l][0]
+    assert re.search(r"global class \w+, output [\d.]+ dB \(low band [\d.]+, high band [\d.]+\)", line)
+    assert main([str(tmp_path / "noisy.png"), "--stats-scale", "0"]) == 2
+    assert "--stats-scale must be in (0, 4]" in capsys.readouterr().err
