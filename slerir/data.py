@@ -358,6 +358,8 @@ class TrainSampler:
             content soft per pixel, as in large photos and video frames (GoPro's are 1280x720), whose
             whole-image statistics a model trained only on crisp downscaled photos misreads. 0 draws
             exactly as earlier versions.
+        zoom_without_haze: draw the zoom coin after the degradations and only for samples without haze
+            (zoomed haze is soft and low in contrast, as a flat-toned blurred photo is).
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -371,7 +373,8 @@ class TrainSampler:
                  context: int = 1, faint_rain_share: float = 0.0,
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
                  flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0,
-                 pale_blur_share: float = 0.0, wide_rain_share: float = 0.0, zoom_share: float = 0.0) -> None:
+                 pale_blur_share: float = 0.0, wide_rain_share: float = 0.0, zoom_share: float = 0.0,
+                 zoom_without_haze: bool = False) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -392,6 +395,7 @@ class TrainSampler:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
             setattr(self, name, float(v))
+        self.zoom_without_haze = bool(zoom_without_haze)
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -436,9 +440,12 @@ class TrainSampler:
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]
-        if self.zoom_share > 0 and rng.random() < self.zoom_share:
+        if self.zoom_share > 0 and not self.zoom_without_haze and rng.random() < self.zoom_share:
             img = zoom(img, float(rng.uniform(*ZOOM_FACTOR)), rng)
         specs = self.draw_specs(rng)
+        if (self.zoom_share > 0 and self.zoom_without_haze and not any(sp.kind == "haze" for sp in specs)
+                and rng.random() < self.zoom_share):
+            img = zoom(img, float(rng.uniform(*ZOOM_FACTOR)), rng)
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:
             gamma = float(rng.uniform(*DARK_GAMMA))

@@ -79,6 +79,7 @@ class TrainConfig:
     pale_blur_share: float = 0.0  # the same for blur samples only (slerir.data.TrainSampler)
     wide_rain_share: float = 0.0  # share of rain samples with broad, long, slanted streaks (slerir.data.TrainSampler)
     zoom_share: float = 0.0  # share of samples cut from a zoomed photo, soft per pixel (slerir.data.TrainSampler)
+    zoom_without_haze: bool = False  # zoom only samples without haze (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01

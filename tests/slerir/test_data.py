@@ -686,6 +686,12 @@ def test_zoom_share_draws_from_zoomed_photos_and_leaves_share_zero_as_before():
     from slerir.train import TrainConfig
 
     assert make_sampler(TrainConfig(zoom_share=0.4), rank=0, world_size=1).zoom_share == 0.4
+    hazy = dict(kw, clean_share=0.0, tasks=("haze",))
+    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_without_haze=True, **hazy).batch(4)["gt"],
+                       TrainSampler(**hazy).batch(4)["gt"])  # haze samples are never zoomed
+    no_haze = TrainSampler(zoom_share=1.0, zoom_without_haze=True, **kw).batch(0)["gt"]
+    assert step(no_haze) < 0.8 * step(off["gt"])  # the others are
+    assert make_sampler(TrainConfig(zoom_share=0.4, zoom_without_haze=True), rank=0, world_size=1).zoom_without_haze
     with pytest.raises(ValueError, match="zoom_share"):
         TrainSampler(zoom_share=1.5, **kw)
 
