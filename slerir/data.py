@@ -440,12 +440,12 @@ class TrainSampler:
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]
-        if self.zoom_share > 0 and not self.zoom_without_haze and rng.random() < self.zoom_share:
-            img = zoom(img, float(rng.uniform(*ZOOM_FACTOR)), rng)
+        zoomed = lambda im: zoom(im, float(rng.uniform(*ZOOM_FACTOR)), rng) if rng.random() < self.zoom_share else im
+        if self.zoom_share > 0 and not self.zoom_without_haze:
+            img = zoomed(img)
         specs = self.draw_specs(rng)
-        if (self.zoom_share > 0 and self.zoom_without_haze and not any(sp.kind == "haze" for sp in specs)
-                and rng.random() < self.zoom_share):
-            img = zoom(img, float(rng.uniform(*ZOOM_FACTOR)), rng)
+        if self.zoom_share > 0 and self.zoom_without_haze and not any(sp.kind == "haze" for sp in specs):
+            img = zoomed(img)
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:
             gamma = float(rng.uniform(*DARK_GAMMA))

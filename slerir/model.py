@@ -466,11 +466,12 @@ class SLERIR(nn.Module):
         return zg, zl, pooled
 
     def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Pooled encoder statistics (feature sum, count) of ``x`` (B,3,H,W), any size: sides that are not
-        multiples of 8 (the encoder's stride) are padded as ``slerir.inference`` pads a whole image."""
+        """Pooled encoder statistics (feature sum, count) of ``x`` (B,3,H,W), any size: an odd side is padded
+        by one row or column as ``slerir.inference`` pads (the encoder's pixel-unshuffle needs even sides;
+        even inputs, as every forward pass gives, are untouched)."""
         from .inference import pad_to_multiple  # inference imports this module
 
-        return self.encoder.pool_stats(self.encoder.features(pad_to_multiple(x, 8)[0]))
+        return self.encoder.pool_stats(self.encoder.features(pad_to_multiple(x, 2)[0]))
 
     # -- forward -----------------------------------------------------------------------------
     def forward(
