@@ -85,6 +85,7 @@ def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.
     import torch.nn.functional as F
 
     from analysis.passthrough import restore_with_stats_of
+    from slerir.inference import pad_to_multiple
 
     if not 0 < scale <= 4:
         raise ValueError(f"stats scale must be in (0, 4], got {scale}")
@@ -92,7 +93,8 @@ def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
     t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
     copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
-    return restore_with_stats_of(restorer, image, copy.clamp(0, 1))
+    # padded as the restorer pads an image of that size before pooling it
+    return restore_with_stats_of(restorer, image, pad_to_multiple(copy.clamp(0, 1), restorer.cfg.pad_multiple)[0])
 
 
 def _fmt(shares: dict[str, float]) -> str:
