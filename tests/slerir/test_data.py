@@ -433,11 +433,16 @@ def test_flat_blur_share_tones_blurred_crops_and_their_targets():
         TrainSampler(flat_blur_share=1.5, tasks=("blur",), **kw)
 
 
+def _added_samples(base: str, profile: str, n: int = 16, count: int = 2) -> list[dict]:
+    """The ``count`` samples ``profile`` adds after ``base``'s (at ``n``), which it must keep unchanged."""
+    first, more = profile_val_set(base, n=n), profile_val_set(profile, n=n)
+    assert len(more) == len(first) + count and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
+    return more[len(first):]
+
+
 def _toned_extras(base: str, profile: str, kind: str, label: str) -> list[dict]:
     """The samples ``profile`` (n=16) adds after ``base``'s, checked as 2 toned photos of ``kind``."""
-    first, more = profile_val_set(base, n=16), profile_val_set(profile, n=16)
-    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    extra = more[len(first):]
+    extra = _added_samples(base, profile)
     assert [s["kind"] for s in extra] == [kind] * 2 and all(s["label"] == CLASSES.index(label) for s in extra)
     for s in extra:
         assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5  # the target is the toned photo
@@ -550,9 +555,7 @@ def test_linear_blur_share_blurs_in_linear_light_and_draws_nothing_else():
 
 @needs_data
 def test_camera_profile_is_the_toned_profile_plus_photos_blurred_in_linear_light():
-    first, more = profile_val_set("toned", n=16), profile_val_set("camera", n=16)
-    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    extra = more[len(first):]
+    extra = _added_samples("toned", "camera")
     assert [s["kind"] for s in extra] == ["linear_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
     assert all(s["params"][0]["linear"] for s in extra) and extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
@@ -599,9 +602,7 @@ def test_pale_share_keeps_the_light_region_in_the_target_and_skips_haze_and_low_
 
 @needs_data
 def test_street_profile_is_the_camera_profile_plus_blurred_photos_with_a_light_region():
-    first, more = profile_val_set("camera", n=16), profile_val_set("street", n=16)
-    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    extra = more[len(first):]
+    extra = _added_samples("camera", "street")
     assert [s["kind"] for s in extra] == ["pale_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
     assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
@@ -628,9 +629,7 @@ def test_pale_blur_share_tones_only_blurred_crops():
 
 @needs_data
 def test_storm_profile_is_the_street_profile_plus_photos_with_wide_rain():
-    first, more = profile_val_set("street", n=16), profile_val_set("storm", n=16)
-    assert len(more) == len(first) + 2 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    extra = more[len(first):]
+    extra = _added_samples("street", "storm")
     assert [s["kind"] for s in extra] == ["wide_rain"] * 2 and all(s["label"] == CLASSES.index("rain") for s in extra)
     assert all(s["params"][0]["wide"] for s in extra)
     assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]  # every second one drizzle
@@ -698,9 +697,7 @@ def test_zoom_share_draws_from_zoomed_photos_and_leaves_share_zero_as_before():
 
 @needs_data
 def test_zoom_profile_is_the_storm_profile_plus_zoomed_degraded_photos():
-    first, more = profile_val_set("storm", n=40), profile_val_set("zoom", n=40)
-    assert len(more) == len(first) + 5 and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    extra = more[len(first):]
+    extra = _added_samples("storm", "zoom", n=40, count=5)
     assert [s["kind"] for s in extra] == ["zoom"] * 5
     assert [CLASSES[s["label"]] for s in extra] == list(ZOOM_VAL_KINDS)  # one of each kind, no clean photo
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
