@@ -77,6 +77,12 @@ def band_psnr(image: np.ndarray, target: np.ndarray, sigma: float = BAND_SIGMA) 
     return psnr_of(low), psnr_of(d - low)
 
 
+def check_stats_scale(scale: float) -> None:
+    """ValueError unless ``scale`` is in (0, 4], the factors :func:`restore_scaled_stats` takes."""
+    if not 0 < scale <= 4:
+        raise ValueError(f"--stats-scale must be in (0, 4], got {scale}")
+
+
 def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
     """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
     ``scale`` (area average below 1, bicubic above; at least 8 px a side) instead of the image itself.
@@ -87,8 +93,7 @@ def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.
     from analysis.passthrough import restore_with_stats_of
     from slerir.inference import pad_to_multiple
 
-    if not 0 < scale <= 4:
-        raise ValueError(f"stats scale must be in (0, 4], got {scale}")
+    check_stats_scale(scale)
     h, w = image.shape[:2]
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
     t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
@@ -140,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         region = parse_region(args.region) if args.region else None
-        if args.stats_scale is not None and not 0 < args.stats_scale <= 4:
-            raise ValueError(f"--stats-scale must be in (0, 4], got {args.stats_scale}")
+        if args.stats_scale is not None:
+            check_stats_scale(args.stats_scale)
         image = load_image(args.image)
         target = load_image(args.target) if args.target else None
         if target is not None and target.shape != image.shape:

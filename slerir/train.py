@@ -90,7 +90,7 @@ class TrainConfig:
     val_every: int = 2000
     val_n: int = 60
     keep_val_weights: bool = False  # also save the EMA weights of every validation as val_weights/step_NNNNNN
-    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos; "camera": plus photos blurred in linear light; "street": plus blurred photos with a light, flat region; "storm": plus photos with broad slanted rain
+    val_profile: str = "patch"  # "full": whole validation photos at benchmark-like levels (slerir.data.val_set_full); "scene": with scene haze; "flat": plus blurred flat photos; "toned": plus rainy flat photos; "camera": plus photos blurred in linear light; "street": plus blurred photos with a light, flat region; "storm": plus photos with broad slanted rain; "zoom": plus zoomed, degraded photos
     threads: int = 0  # 0: leave torch's default
     workers: int = 0  # > 0: that many processes synthesise the batches ahead of the model (GPU runs); same batches
     data_root: str | None = None
