@@ -22,7 +22,7 @@ from PIL import Image
 from scipy import ndimage
 
 from slerir.config import CLASSES
-from slerir.degradations import (DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks, smooth_field,
+from slerir.degradations import (KINDS, DegradationSpec, degrade, motion_radius, random_specs, resolve_tasks, smooth_field,
                                  task_probabilities)
 
 LIGHT_RAIN_MAX = 0.25  # upper strength of "light" rain for TrainSampler(light_rain_share=...)
@@ -358,8 +358,10 @@ class TrainSampler:
             content soft per pixel, as in large photos and video frames (GoPro's are 1280x720), whose
             whole-image statistics a model trained only on crisp downscaled photos misreads. 0 draws
             exactly as earlier versions.
-        zoom_without_haze: draw the zoom coin after the degradations and only for samples without haze
-            (zoomed haze is soft and low in contrast, as a flat-toned blurred photo is).
+        zoom_only: ``None`` zooms any sample (the coin is drawn before the degradations). A list of kinds
+            draws the coin after them and only for samples whose kinds all lie in it (clean ones included):
+            without "haze", since zoomed haze is soft and low in contrast as a flat-toned blurred photo is;
+            e.g. ``("noise", "blur")`` to keep rain and low light on crisp photos.
         seed, rank, world_size: the batch at ``step`` uses ``np.random.default_rng([seed, rank, step])``.
     """
 
@@ -374,7 +376,7 @@ class TrainSampler:
                  faint_haze_share: float = 0.0, flat_blur_share: float = 0.0,
                  flat_rain_share: float = 0.0, linear_blur_share: float = 0.0, pale_share: float = 0.0,
                  pale_blur_share: float = 0.0, wide_rain_share: float = 0.0, zoom_share: float = 0.0,
-                 zoom_without_haze: bool = False) -> None:
+                 zoom_only: Sequence[str] | None = None) -> None:
         if not (clean_share >= 0 and mixed_share >= 0 and clean_share + mixed_share <= 1):
             raise ValueError("need clean_share, mixed_share >= 0 and clean_share + mixed_share <= 1")
         if not 0 <= rank < world_size:
@@ -395,7 +397,9 @@ class TrainSampler:
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
             setattr(self, name, float(v))
-        self.zoom_without_haze = bool(zoom_without_haze)
+        if zoom_only is not None and (isinstance(zoom_only, str) or set(zoom_only) - set(KINDS)):
+            raise ValueError(f"zoom_only must be a list of kinds from {KINDS}, got {zoom_only!r}")
+        self.zoom_only = None if zoom_only is None else frozenset(zoom_only)
         self.patch, self.batch_size = int(patch), int(batch)
         self.mixed_share, self.clean_share = float(mixed_share), float(clean_share)
         self.split, self.seed, self.rank, self.world_size = split, int(seed), int(rank), int(world_size)
@@ -441,10 +445,10 @@ class TrainSampler:
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         img = self.images[int(rng.integers(len(self.images)))]
         zoomed = lambda im: zoom(im, float(rng.uniform(*ZOOM_FACTOR)), rng) if rng.random() < self.zoom_share else im
-        if self.zoom_share > 0 and not self.zoom_without_haze:
+        if self.zoom_share > 0 and self.zoom_only is None:
             img = zoomed(img)
         specs = self.draw_specs(rng)
-        if self.zoom_share > 0 and self.zoom_without_haze and not any(sp.kind == "haze" for sp in specs):
+        if self.zoom_share > 0 and self.zoom_only is not None and {sp.kind for sp in specs} <= self.zoom_only:
             img = zoomed(img)
         gamma = None
         if self.dark_share > 0 and not any(sp.kind == "lowlight" for sp in specs) and rng.random() < self.dark_share:

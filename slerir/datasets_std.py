@@ -709,7 +709,7 @@ SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share",
                           "shadow_share", "partial_share", "faint_rain_share",
                           "faint_haze_share", "flat_blur_share", "flat_rain_share", "linear_blur_share",
                           "pale_share", "pale_blur_share", "wide_rain_share",
-                          "zoom_share", "zoom_without_haze")  # TrainConfig fields, each a TrainSampler argument of that name
+                          "zoom_share", "zoom_only")  # TrainConfig fields, each a TrainSampler argument of that name
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):

@@ -79,7 +79,7 @@ class TrainConfig:
     pale_blur_share: float = 0.0  # the same for blur samples only (slerir.data.TrainSampler)
     wide_rain_share: float = 0.0  # share of rain samples with broad, long, slanted streaks (slerir.data.TrainSampler)
     zoom_share: float = 0.0  # share of samples cut from a zoomed photo, soft per pixel (slerir.data.TrainSampler)
-    zoom_without_haze: bool = False  # zoom only samples without haze (slerir.data.TrainSampler)
+    zoom_only: list | None = None  # zoom only samples whose kinds all lie in this list, e.g. ["noise", "blur"] (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -439,8 +439,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
     for f in fields(TrainConfig):
-        if f.name in ("model_overrides", "task_weights"):
-            example = '{"router": "linear"}' if f.name == "model_overrides" else '{"noise": 2, "rain": 2}'
+        if f.name in ("model_overrides", "task_weights", "zoom_only"):
+            example = {"model_overrides": '{"router": "linear"}', "task_weights": '{"noise": 2, "rain": 2}',
+                       "zoom_only": '["noise", "blur"]'}[f.name]
             p.add_argument("--" + f.name.replace("_", "-"), type=json.loads, default=None, help=f"JSON, e.g. '{example}'")
             continue
         default = f.default

@@ -685,14 +685,22 @@ def test_zoom_share_draws_from_zoomed_photos_and_leaves_share_zero_as_before():
     from slerir.train import TrainConfig
 
     assert make_sampler(TrainConfig(zoom_share=0.4), rank=0, world_size=1).zoom_share == 0.4
+    no_haze = ["noise", "rain", "blur", "lowlight"]
     hazy = dict(kw, clean_share=0.0, tasks=("haze",))
-    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_without_haze=True, **hazy).batch(4)["gt"],
-                       TrainSampler(**hazy).batch(4)["gt"])  # haze samples are never zoomed
-    no_haze = TrainSampler(zoom_share=1.0, zoom_without_haze=True, **kw).batch(0)["gt"]
-    assert step(no_haze) < 0.8 * step(off["gt"])  # the others are
-    assert make_sampler(TrainConfig(zoom_share=0.4, zoom_without_haze=True), rank=0, world_size=1).zoom_without_haze
+    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_only=no_haze, **hazy).batch(4)["gt"],
+                       TrainSampler(**hazy).batch(4)["gt"])  # kinds outside zoom_only are never zoomed
+    assert step(TrainSampler(zoom_share=1.0, zoom_only=no_haze, **kw).batch(0)["gt"]) < 0.8 * step(off["gt"])
+    assert step(TrainSampler(zoom_share=1.0, zoom_only=[], **kw).batch(0)["gt"]) < 0.8 * step(off["gt"])  # clean ones are
+    rainy, blurred = dict(kw, clean_share=0.0, tasks=("rain",)), dict(kw, clean_share=0.0, tasks=("blur",))
+    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_only=["blur"], **rainy).batch(2)["gt"],
+                       TrainSampler(**rainy).batch(2)["gt"])  # rain stays on crisp photos
+    assert step(TrainSampler(zoom_share=1.0, zoom_only=["blur"], **blurred).batch(2)["gt"]) < \
+        0.8 * step(TrainSampler(**blurred).batch(2)["gt"])
+    assert make_sampler(TrainConfig(zoom_share=0.4, zoom_only=no_haze), rank=0, world_size=1).zoom_only == set(no_haze)
     with pytest.raises(ValueError, match="zoom_share"):
         TrainSampler(zoom_share=1.5, **kw)
+    with pytest.raises(ValueError, match="zoom_only"):
+        TrainSampler(zoom_only=["fog"], **kw)
 
 
 @needs_data
