@@ -99,7 +99,9 @@ def _model_line(restorer: Restorer) -> str:
     bits = [f"preset **{cfg.name}**", f"{params / 1e6:.2f}M parameters",
             f"{len(restorer.model.layer_names)} routed layers x {cfg.num_experts} experts, top-{cfg.top_k}",
             f"embedding d = {cfg.embed_dim}", f"{cfg.num_classes} classes ({', '.join(cfg.classes)})"]
-    if "step" in meta:
+    if meta.get("averaged_from"):  # a soup (slerir.average): its "step" is only its last part's
+        bits.append(f"weight mean of {len(meta['averaged_from'])} checkpoints")
+    elif "step" in meta:
         bits.append(f"trained {meta['step']:,} steps")
     return "Model: " + " · ".join(bits) + "."
 

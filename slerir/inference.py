@@ -161,9 +161,9 @@ class Restorer:
         model: a SLERIR model (or use ``from_pretrained``).
         tile: tile side in pixels for large images (multiple of the model's pad multiple).
         overlap: overlap between tiles in pixels, blended with a linear ramp (at most a quarter of the
-            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped (stage 21e) weights'
-            worst seam column differs from the untiled result by 0.69/255 on average at 96, 2.36/255 at 32
-            (stage 17's: 1.16 and 2.70), with the same number of tiles
+            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped weights' (the stage 22
+            soup) worst seam column differs from the untiled result by 0.54/255 on average at 96, 1.79/255 at
+            32 (stage 17's: 1.16 and 2.70), with the same number of tiles
             (``python benchmarks/tile_seams.py --image ...``).
         max_pixels: images above this are refused with a clear message (the demo's size guard);
             None for no limit (the CLI tiles anything).

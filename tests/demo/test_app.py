@@ -386,3 +386,14 @@ def test_app_ensemble_option_and_summary(weights, monkeypatch):
         cb = Callbacks(Restorer.from_pretrained(weights, ensemble=ens))
         text = cb.restore_summary(cb.run(img), (40, 56), (40, 56))
         assert (expect in text) if expect else ("self-ensemble" not in text)
+
+
+def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
+    from demo.ui import _model_line
+
+    r = Restorer.from_pretrained(weights)
+    r.meta = {"step": 1500}
+    assert "trained 1,500 steps" in _model_line(r)
+    r.meta = {"step": 1500, "averaged_from": ["a", "b", "c"]}
+    line = _model_line(r)
+    assert "weight mean of 3 checkpoints" in line and "1,500" not in line
