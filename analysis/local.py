@@ -87,16 +87,15 @@ def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.
     """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
     ``scale`` (area average below 1, bicubic above; at least 8 px a side) instead of the image itself.
     Returns (image, predicted class)."""
-    import torch
     import torch.nn.functional as F
 
-    from analysis.passthrough import restore_with_stats_of
+    from analysis.passthrough import as_batch, restore_with_stats_of
     from slerir.inference import pad_to_multiple
 
     check_stats_scale(scale)
     h, w = image.shape[:2]
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
-    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    t = as_batch(image)
     copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
     # padded as the restorer pads an image of that size before pooling it
     return restore_with_stats_of(restorer, image, pad_to_multiple(copy.clamp(0, 1), restorer.cfg.pad_multiple)[0])

@@ -19,6 +19,13 @@ import numpy as np
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
+def as_batch(x: np.ndarray):
+    """(H, W, 3) float image -> (1, 3, H, W) float32 tensor."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
+
+
 def restore_with_stats_of(restorer, x: np.ndarray, source) -> tuple[np.ndarray, str]:
     """Restore ``x`` (H, W, 3) in one pass with the model's global statistics (global embedding and pooled
     conditioning) pooled over ``source`` ((1, 3, H', W') tensor, any size) instead of ``x`` itself.
@@ -27,8 +34,7 @@ def restore_with_stats_of(restorer, x: np.ndarray, source) -> tuple[np.ndarray, 
 
     from slerir.inference import pad_to_multiple
 
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
-    xp, h, w = pad_to_multiple(t, restorer.cfg.pad_multiple)
+    xp, h, w = pad_to_multiple(as_batch(x), restorer.cfg.pad_multiple)
     with torch.inference_mode():
         out = restorer.model(xp, global_stats=restorer.model.global_stats(source))
     image = out.image[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
@@ -39,11 +45,8 @@ def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tupl
     """Restore ``x`` (H, W, 3) in one pass with the model's global statistics taken from
     ``x[y0:y1, x0:x1]`` alone, ``box`` = (y0, y1, x0, x1), instead of the whole photo: which part of a
     photo drives a global decision. Returns (image, predicted class)."""
-    import torch
-
     y0, y1, x0, x1 = (int(v) for v in box)
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
-    part = t[..., max(0, y0):y1, max(0, x0):x1]
+    part = as_batch(x)[..., max(0, y0):y1, max(0, x0):x1]
     if min(part.shape[-2:]) < 8:
         raise ValueError(f"statistics box {tuple(box)} leaves {tuple(part.shape[-2:])} px of a {x.shape[0]}x{x.shape[1]} "
                          "image; it needs at least 8x8")

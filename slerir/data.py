@@ -717,13 +717,12 @@ def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,
     level = _PROFILE_CHAIN.index(profile) if profile in _PROFILE_CHAIN else -1  # each includes the ones before it
     kinds = resolve_tasks(tasks)
     out = val_set_full(root=root, n=n, tasks=tasks, scene=level >= 0)
+    zoomed = lambda root, n: val_set_zoom(root=root, n=n, tasks=kinds)
     for extra, needs, make in ((1, "blur", val_set_flat_blur), (2, "rain", val_set_flat_rain),
                                (3, "blur", val_set_linear_blur), (4, "blur", val_set_pale_blur),
-                               (5, "rain", val_set_wide_rain)):
-        if level >= extra and needs in kinds:
+                               (5, "rain", val_set_wide_rain), (6, None, zoomed)):  # needs None: any kind
+        if level >= extra and (needs is None or needs in kinds):
             out += make(root=root, n=max(1, n // 8))
-    if level >= 6:
-        out += val_set_zoom(root=root, n=max(1, n // 8), tasks=kinds)
     return out
 
 
