@@ -673,31 +673,73 @@ def val_set_wide_rain(root: str | Path | None = None, n: int = 8, seed: int = 65
 ZOOM_VAL_KINDS = ("noise", "rain", "haze", "blur", "lowlight")  # val_set_zoom cycles these
 
 
+def _benchmark_like_spec(kind: str, turn: int, rng: np.random.Generator) -> DegradationSpec:
+    """The ``turn``-th degradation of ``kind`` at :func:`val_set_full`'s benchmark-like levels: noise sigma
+    15/25/50 in turn, light rain, light scene haze, every second blur a long trajectory, any low light."""
+    if kind == "noise":
+        return DegradationSpec("noise", sigma=(15.0, 25.0, 50.0)[turn % 3])
+    if kind == "rain":
+        return DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
+    if kind == "haze":
+        return DegradationSpec("haze", strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)), scene=True)
+    if kind == "blur" and turn % 2:
+        return DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)))
+    return DegradationSpec(kind)
+
+
 def val_set_zoom(root: str | Path | None = None, n: int = 8, seed: int = 659,
                  tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
     """``n`` whole validation photos zoomed (:func:`zoom`, factor in ``ZOOM_FACTOR``; same size, soft per
     pixel, as a large photo or a video frame) and degraded at :func:`val_set_full`'s levels, cycling
-    through the trained kinds of ``ZOOM_VAL_KINDS`` (noise sigma 15/25/50; light rain and scene haze;
-    every second blur a long trajectory; low light). No clean ones: a clean photo's PSNR is unbounded and
-    would outweigh the rest (the clean-photo floors of ``analysis.select`` watch those). Category "zoom";
-    dicts as :func:`val_set_full`."""
+    through the trained kinds of ``ZOOM_VAL_KINDS`` (:func:`_benchmark_like_spec`). No clean ones: a clean
+    photo's PSNR is unbounded and would outweigh the rest (the clean-photo floors of ``analysis.select``
+    watch those). Category "zoom"; dicts as :func:`val_set_full`."""
     kinds = [k for k in ZOOM_VAL_KINDS if k in resolve_tasks(tasks)]
-
-    def spec_at(i: int, rng: np.random.Generator) -> DegradationSpec:
-        kind, turn = kinds[i % len(kinds)], i // len(kinds)
-        if kind == "noise":
-            return DegradationSpec("noise", sigma=(15.0, 25.0, 50.0)[turn % 3])
-        if kind == "rain":
-            return DegradationSpec("rain", strength=float(rng.uniform(0.0, LIGHT_RAIN_MAX)))
-        if kind == "haze":
-            return DegradationSpec("haze", strength=float(rng.uniform(0.0, LIGHT_HAZE_MAX)), scene=True)
-        if kind == "blur" and turn % 2:
-            return DegradationSpec("blur", length=float(rng.uniform(*LONG_BLUR_LENGTH)))
-        return DegradationSpec(kind)
-
-    return _val_photos(root, n, seed, "zoom", spec_at,
+    return _val_photos(root, n, seed, "zoom", lambda i, rng: _benchmark_like_spec(kinds[i % len(kinds)], i // len(kinds), rng),
                        lambda gt, rng: zoom((gt * 255).round().astype(np.uint8), float(rng.uniform(*ZOOM_FACTOR)),
                                             rng).astype(np.float32) / np.float32(255.0))
+
+
+LARGE_FACTOR = (2.0, 3.0)  # val_set_large("enlarged"): whole photos enlarged by this factor (962-1443 px wide)
+LARGE_MODES = ("enlarged", "mosaic")
+
+
+def val_set_large(root: str | Path | None = None, n: int = 12, seed: int = 660, mode: str = "enlarged",
+                  tasks: str | Sequence[str] = "five") -> list[dict[str, Any]]:
+    """``n`` large validation images, degraded at their own pixel scale at :func:`val_set_full`'s levels
+    (:func:`_benchmark_like_spec`), cycling clean, then each trained kind. Our photos are 481x321; users'
+    and GoPro's are larger. ``mode``:
+
+    - "enlarged": a whole photo enlarged (bicubic) by a factor in ``LARGE_FACTOR``: large and soft per
+      pixel, as a video frame or a phone photo;
+    - "mosaic": four landscape photos cropped to 480x320 and tiled 2x2 (960x640): large and crisp per pixel.
+
+    Not part of a selection profile (each image costs as much as nine of the others); ``analysis.scale``
+    uses them to ask how the global decision depends on the scale of the picture. Dicts as
+    :func:`val_set_full`, category "large_<mode>"."""
+    if mode not in LARGE_MODES:
+        raise ValueError(f"mode must be one of {LARGE_MODES}, got {mode!r}")
+    kinds = ["clean", *resolve_tasks(tasks)]
+    images = load_clean_images(root, "val")
+    landscape = [im for im in images if im.shape[0] >= 320 and im.shape[1] >= 480 and im.shape[1] > im.shape[0]]
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        if mode == "enlarged":
+            img = images[int(rng.integers(len(images)))]
+            f = float(rng.uniform(*LARGE_FACTOR))
+            big = np.asarray(Image.fromarray(img).resize((round(img.shape[1] * f), round(img.shape[0] * f)),
+                                                         Image.BICUBIC), dtype=np.uint8)
+        else:
+            if not landscape:
+                raise ValueError("mosaic needs landscape validation photos of at least 480x320")
+            tiles = [landscape[int(j)][:320, :480] for j in rng.integers(len(landscape), size=4)]
+            big = np.concatenate([np.concatenate(tiles[:2], 1), np.concatenate(tiles[2:], 1)], 0)
+        gt = big.astype(np.float32) / np.float32(255.0)
+        kind, turn = kinds[i % len(kinds)], i // len(kinds)
+        specs = [] if kind == "clean" else [_benchmark_like_spec(kind, turn, rng)]
+        out.append(_whole_photo_sample(gt, degrade(gt, specs, rng), f"large_{mode}"))
+    return out
 
 
 def profile_val_set(profile: str, root: str | Path | None = None, n: int = 48,

@@ -711,3 +711,28 @@ def test_zoom_profile_is_the_storm_profile_plus_zoomed_degraded_photos():
     assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
     assert [s["params"] for s in val_set_zoom(n=5)] == [s["params"] for s in extra]  # fixed: same every call
     assert [CLASSES[s["label"]] for s in val_set_zoom(n=4, tasks="three")] == ["noise", "rain", "haze", "noise"]
+
+
+@needs_data
+def test_large_validation_images_are_enlarged_soft_photos_or_crisp_mosaics_degraded_at_their_own_scale():
+    from slerir.data import LARGE_FACTOR, val_set_large
+
+    enlarged = val_set_large(n=6, mode="enlarged")
+    assert [CLASSES[s["label"]] for s in enlarged] == ["clean", "noise", "rain", "haze", "blur", "lowlight"]
+    assert all(s["kind"] == "large_enlarged" for s in enlarged)
+    for s in enlarged:
+        long_side = max(s["gt"].shape[1:])
+        assert LARGE_FACTOR[0] * 481 - 2 <= long_side <= LARGE_FACTOR[1] * 481 + 2
+        assert s["lq"].shape == s["gt"].shape
+    np.testing.assert_array_equal(enlarged[0]["lq"], enlarged[0]["gt"])  # the clean one stays clean
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in enlarged[1:])
+    mosaic = val_set_large(n=3, mode="mosaic", tasks="three")
+    assert [s["gt"].shape for s in mosaic] == [(3, 640, 960)] * 3
+    assert [CLASSES[s["label"]] for s in mosaic] == ["clean", "noise", "rain"]
+
+    def step(g):  # mean absolute difference of neighbouring pixels: how crisp per pixel
+        return float(np.abs(np.diff(g, axis=2)).mean())
+    assert step(mosaic[0]["gt"]) > 1.5 * step(enlarged[0]["gt"])  # the enlarged photos are soft per pixel
+    assert [s["params"] for s in val_set_large(n=3, mode="mosaic", tasks="three")] == [s["params"] for s in mosaic]
+    with pytest.raises(ValueError, match="mode"):
+        val_set_large(n=1, mode="huge")
