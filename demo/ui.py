@@ -93,6 +93,16 @@ def _class_legend_html(classes) -> str:
     return f'<div class="sler-legend"><b>Classes:</b>{items}</div>'
 
 
+def _soup_parts(meta: dict) -> int:
+    """How many trained checkpoints a soup's weights come from: a part that is itself a soup counts its own parts
+    (``parts_meta``, written by ``slerir.average``); a part without its meta counts as one."""
+    parts = meta.get("averaged_from") or []
+    metas = meta.get("parts_meta") or []
+    if len(metas) != len(parts):
+        return len(parts)
+    return sum(_soup_parts(m) if m.get("averaged_from") else 1 for m in metas)
+
+
 def _model_line(restorer: Restorer) -> str:
     cfg, meta = restorer.cfg, restorer.meta or {}
     params = sum(p.numel() for p in restorer.model.parameters())
@@ -100,7 +110,7 @@ def _model_line(restorer: Restorer) -> str:
             f"{len(restorer.model.layer_names)} routed layers x {cfg.num_experts} experts, top-{cfg.top_k}",
             f"embedding d = {cfg.embed_dim}", f"{cfg.num_classes} classes ({', '.join(cfg.classes)})"]
     if meta.get("averaged_from"):  # a soup (slerir.average): its "step" is only its last part's
-        bits.append(f"weight mean of {len(meta['averaged_from'])} checkpoints")
+        bits.append(f"weight mean of {_soup_parts(meta)} checkpoints")
     elif "step" in meta:
         bits.append(f"trained {meta['step']:,} steps")
     return "Model: " + " · ".join(bits) + "."

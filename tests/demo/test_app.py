@@ -397,3 +397,6 @@ def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
     r.meta = {"step": 1500, "averaged_from": ["a", "b", "c"]}
     line = _model_line(r)
     assert "weight mean of 3 checkpoints" in line and "1,500" not in line
+    inner = {"step": 1500, "averaged_from": ["a", "b", "c"], "parts_meta": [{"step": 1000}, {"step": 1000}, {"step": 1500}]}
+    r.meta = {"step": 4000, "averaged_from": ["soup", "d"], "parts_meta": [inner, {"step": 4000}]}
+    assert "weight mean of 4 checkpoints" in _model_line(r)  # a soup of a soup counts the checkpoints inside
