@@ -26,19 +26,29 @@ def as_batch(x: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
-def restore_with_stats_of(restorer, x: np.ndarray, source) -> tuple[np.ndarray, str]:
-    """Restore ``x`` (H, W, 3) in one pass with the model's global statistics (global embedding and pooled
-    conditioning) pooled over ``source`` ((1, 3, H', W') tensor, any size) instead of ``x`` itself.
-    Returns (image, predicted class)."""
+def restore_with_global_stats(restorer, x: np.ndarray, stats: tuple) -> tuple[np.ndarray, str]:
+    """Restore ``x`` (H, W, 3) in one pass with the given global statistics ((feature sum, count), as
+    ``SLERIR.global_stats`` returns them) instead of its own. Returns (image, predicted class)."""
     import torch
 
     from slerir.inference import pad_to_multiple
 
     xp, h, w = pad_to_multiple(as_batch(x), restorer.cfg.pad_multiple)
     with torch.inference_mode():
-        out = restorer.model(xp, global_stats=restorer.model.global_stats(source))
+        out = restorer.model(xp, global_stats=stats)
     image = out.image[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
     return image, restorer.classes[int(out.proto_sim_global[0].argmax())]
+
+
+def restore_with_stats_of(restorer, x: np.ndarray, source) -> tuple[np.ndarray, str]:
+    """Restore ``x`` (H, W, 3) in one pass with the model's global statistics (global embedding and pooled
+    conditioning) pooled over ``source`` ((1, 3, H', W') tensor, any size) instead of ``x`` itself.
+    Returns (image, predicted class)."""
+    import torch
+
+    with torch.inference_mode():
+        stats = restorer.model.global_stats(source)
+    return restore_with_global_stats(restorer, x, stats)
 
 
 def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tuple[np.ndarray, str]:

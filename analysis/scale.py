@@ -66,17 +66,9 @@ def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
 def restore_with_policy(restorer, image: np.ndarray, policy: str) -> tuple[np.ndarray, str]:
     """Restore ``image`` (H, W, 3) in one pass with its global statistics pooled under ``policy``.
     Returns (image, predicted class)."""
-    import torch
+    from analysis.passthrough import restore_with_global_stats
 
-    from analysis.passthrough import as_batch
-    from slerir.inference import pad_to_multiple
-
-    stats = pooled_stats(restorer, image, policy)
-    xp, h, w = pad_to_multiple(as_batch(image), restorer.cfg.pad_multiple)
-    with torch.inference_mode():
-        out = restorer.model(xp, global_stats=stats)
-    restored = out.image[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
-    return restored, restorer.classes[int(out.proto_sim_global[0].argmax())]
+    return restore_with_global_stats(restorer, image, pooled_stats(restorer, image, policy))
 
 
 def scale_results(restorer, samples: Sequence[dict], policies: Sequence[str], progress=None) -> dict:
