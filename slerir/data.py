@@ -700,7 +700,7 @@ def val_set_zoom(root: str | Path | None = None, n: int = 8, seed: int = 659,
                                             rng).astype(np.float32) / np.float32(255.0))
 
 
-LARGE_FACTOR = (2.0, 3.0)  # val_set_large("enlarged"): whole photos enlarged by this factor (962-1443 px wide)
+LARGE_FACTOR = (2.0, 3.0)  # val_set_large("enlarged"): whole photos enlarged by this factor (longer side 962-1443 px)
 LARGE_MODES = ("enlarged", "mosaic")
 
 
@@ -714,7 +714,7 @@ def val_set_large(root: str | Path | None = None, n: int = 12, seed: int = 660, 
       pixel, as a video frame or a phone photo;
     - "mosaic": four landscape photos cropped to 480x320 and tiled 2x2 (960x640): large and crisp per pixel.
 
-    Not part of a selection profile (each image costs as much as nine of the others); ``analysis.scale``
+    Not part of a selection profile (each image costs four to nine of the others); ``analysis.scale``
     uses them to ask how the global decision depends on the scale of the picture. Dicts as
     :func:`val_set_full`, category "large_<mode>"."""
     if mode not in LARGE_MODES:
