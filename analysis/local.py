@@ -83,13 +83,14 @@ def check_stats_scale(scale: float) -> None:
         raise ValueError(f"--stats-scale must be in (0, 4], got {scale}")
 
 
-def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
-    """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
-    ``scale`` (area average below 1, bicubic above; at least 8 px a side) instead of the image itself.
-    Returns (image, predicted class)."""
+def scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple:
+    """The global statistics ((feature sum, count), as ``SLERIR.global_stats`` returns them) of a copy of
+    ``image`` (H, W, 3) resized by ``scale`` (area average below 1, bicubic above; at least 8 px a side) and
+    padded as the restorer pads an image of that size."""
+    import torch
     import torch.nn.functional as F
 
-    from analysis.passthrough import as_batch, restore_with_stats_of
+    from analysis.passthrough import as_batch
     from slerir.inference import pad_to_multiple
 
     check_stats_scale(scale)
@@ -97,8 +98,16 @@ def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
     t = as_batch(image)
     copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
-    # padded as the restorer pads an image of that size before pooling it
-    return restore_with_stats_of(restorer, image, pad_to_multiple(copy.clamp(0, 1), restorer.cfg.pad_multiple)[0])
+    with torch.inference_mode():
+        return restorer.model.global_stats(pad_to_multiple(copy.clamp(0, 1), restorer.cfg.pad_multiple)[0])
+
+
+def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
+    """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
+    ``scale`` (:func:`scaled_stats`) instead of the image itself. Returns (image, predicted class)."""
+    from analysis.passthrough import restore_with_global_stats
+
+    return restore_with_global_stats(restorer, image, scaled_stats(restorer, image, scale))
 
 
 def _fmt(shares: dict[str, float]) -> str:

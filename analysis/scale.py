@@ -42,25 +42,24 @@ def parse_policy(text: str) -> tuple[str, int | None]:
 def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
     """The (feature sum, count) global statistics of ``image`` (H, W, 3) under ``policy``."""
     import torch
-    import torch.nn.functional as F
 
+    from analysis.local import scaled_stats
     from analysis.passthrough import as_batch
     from slerir.inference import pad_to_multiple
 
+    def native():
+        with torch.inference_mode():
+            return restorer.model.global_stats(pad_to_multiple(as_batch(image), restorer.cfg.pad_multiple)[0])
+
     kind, side = parse_policy(policy)
-    t = as_batch(image)
-    m = restorer.cfg.pad_multiple
-    with torch.inference_mode():
-        native = restorer.model.global_stats(pad_to_multiple(t, m)[0])
-        h, w = image.shape[:2]
-        if kind == "native" or max(h, w) <= side:
-            return native
-        k = side / max(h, w)
-        copy = F.interpolate(t, size=(max(8, round(h * k)), max(8, round(w * k))), mode="area").clamp(0, 1)
-        small = restorer.model.global_stats(pad_to_multiple(copy, m)[0])
-        if kind == "side":
-            return small
-        return (native[0] / native[1] + small[0] / small[1]) / 2, 1
+    longer = max(image.shape[:2])
+    if kind == "native" or longer <= side:
+        return native()
+    small = scaled_stats(restorer, image, side / longer)  # area-downscaled to a longer side of about S px
+    if kind == "side":
+        return small
+    (a, na), (b, nb) = native(), small
+    return (a / na + b / nb) / 2, 1
 
 
 def restore_with_policy(restorer, image: np.ndarray, policy: str) -> tuple[np.ndarray, str]:
