@@ -12,6 +12,7 @@ Named API endpoints (``gradio_client``: ``client.predict(..., api_name="/restore
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,14 +94,18 @@ def _class_legend_html(classes) -> str:
     return f'<div class="sler-legend"><b>Classes:</b>{items}</div>'
 
 
-def _soup_parts(meta: dict) -> int:
-    """How many trained checkpoints a soup's weights come from: a part that is itself a soup counts its own parts
-    (``parts_meta``, written by ``slerir.average``); a part without its meta counts as one."""
+def _soup_checkpoints(meta: dict) -> set[str]:
+    """The trained checkpoints a soup's weights come from, each once: a part that is itself a soup gives its own
+    parts (``parts_meta``, written by ``slerir.average``), so a checkpoint inside two of the soups it averages
+    (same path, same meta) counts once; parts without their meta are told apart by path."""
     parts = meta.get("averaged_from") or []
     metas = meta.get("parts_meta") or []
     if len(metas) != len(parts):
-        return len(parts)
-    return sum(_soup_parts(m) if m.get("averaged_from") else 1 for m in metas)
+        return {str(p) for p in parts}
+    out: set[str] = set()
+    for path, m in zip(parts, metas):
+        out |= _soup_checkpoints(m) if m.get("averaged_from") else {f"{path} {json.dumps(m, sort_keys=True, default=str)}"}
+    return out
 
 
 def _model_line(restorer: Restorer) -> str:
@@ -110,7 +115,7 @@ def _model_line(restorer: Restorer) -> str:
             f"{len(restorer.model.layer_names)} routed layers x {cfg.num_experts} experts, top-{cfg.top_k}",
             f"embedding d = {cfg.embed_dim}", f"{cfg.num_classes} classes ({', '.join(cfg.classes)})"]
     if meta.get("averaged_from"):  # a soup (slerir.average): its "step" is only its last part's
-        bits.append(f"weight mean of {_soup_parts(meta)} checkpoints")
+        bits.append(f"weight mean of {len(_soup_checkpoints(meta))} checkpoints")
     elif "step" in meta:
         bits.append(f"trained {meta['step']:,} steps")
     return "Model: " + " · ".join(bits) + "."

@@ -400,3 +400,7 @@ def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
     inner = {"step": 1500, "averaged_from": ["a", "b", "c"], "parts_meta": [{"step": 1000}, {"step": 1000}, {"step": 1500}]}
     r.meta = {"step": 4000, "averaged_from": ["soup", "d"], "parts_meta": [inner, {"step": 4000}]}
     assert "weight mean of 4 checkpoints" in _model_line(r)  # a soup of a soup counts the checkpoints inside
+    outer = {"step": 3500, "averaged_from": ["soup", "soup2", "e"],
+             "parts_meta": [inner, r.meta, {"step": 3500}]}
+    r.meta = outer  # inner's three checkpoints sit in both soups: counted once, so 3 + d + e
+    assert "weight mean of 5 checkpoints" in _model_line(r)
