@@ -161,8 +161,8 @@ class Restorer:
         model: a SLERIR model (or use ``from_pretrained``).
         tile: tile side in pixels for large images (multiple of the model's pad multiple).
         overlap: overlap between tiles in pixels, blended with a linear ramp (at most a quarter of the
-            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped weights' (the stage 23
-            soup) worst seam column differs from the untiled result by 0.21/255 on average at 96, 0.56/255 at
+            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped weights' (the stage 24
+            soup) worst seam column differs from the untiled result by 0.23/255 on average at 96, 0.47/255 at
             32 (stage 17's: 1.16 and 2.70), with the same number of tiles
             (``python benchmarks/tile_seams.py --image ...``).
         max_pixels: images above this are refused with a clear message (the demo's size guard);
