@@ -87,19 +87,16 @@ def scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple:
     """The global statistics ((feature sum, count), as ``SLERIR.global_stats`` returns them) of a copy of
     ``image`` (H, W, 3) resized by ``scale`` (area average below 1, bicubic above; at least 8 px a side) and
     padded as the restorer pads an image of that size."""
-    import torch
     import torch.nn.functional as F
 
-    from analysis.passthrough import as_batch
-    from slerir.inference import pad_to_multiple
+    from analysis.passthrough import as_batch, padded_stats
 
     check_stats_scale(scale)
     h, w = image.shape[:2]
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
     t = as_batch(image)
     copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
-    with torch.inference_mode():
-        return restorer.model.global_stats(pad_to_multiple(copy.clamp(0, 1), restorer.cfg.pad_multiple)[0])
+    return padded_stats(restorer, copy.clamp(0, 1))
 
 
 def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:

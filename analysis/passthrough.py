@@ -26,6 +26,17 @@ def as_batch(x: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
+def padded_stats(restorer, t) -> tuple:
+    """The global statistics ((feature sum, count), as ``SLERIR.global_stats`` returns them) of the image
+    tensor ``t`` (1, 3, H, W), padded as the restorer pads an image of that size before pooling it."""
+    import torch
+
+    from slerir.inference import pad_to_multiple
+
+    with torch.inference_mode():
+        return restorer.model.global_stats(pad_to_multiple(t, restorer.cfg.pad_multiple)[0])
+
+
 def restore_with_global_stats(restorer, x: np.ndarray, stats: tuple) -> tuple[np.ndarray, str]:
     """Restore ``x`` (H, W, 3) in one pass with the given global statistics ((feature sum, count), as
     ``SLERIR.global_stats`` returns them) instead of its own. Returns (image, predicted class)."""

@@ -41,24 +41,17 @@ def parse_policy(text: str) -> tuple[str, int | None]:
 
 def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
     """The (feature sum, count) global statistics of ``image`` (H, W, 3) under ``policy``."""
-    import torch
-
     from analysis.local import scaled_stats
-    from analysis.passthrough import as_batch
-    from slerir.inference import pad_to_multiple
-
-    def native():
-        with torch.inference_mode():
-            return restorer.model.global_stats(pad_to_multiple(as_batch(image), restorer.cfg.pad_multiple)[0])
+    from analysis.passthrough import as_batch, padded_stats
 
     kind, side = parse_policy(policy)
     longer = max(image.shape[:2])
     if kind == "native" or longer <= side:
-        return native()
+        return padded_stats(restorer, as_batch(image))
     small = scaled_stats(restorer, image, side / longer)  # area-downscaled to a longer side of about S px
     if kind == "side":
         return small
-    (a, na), (b, nb) = native(), small
+    (a, na), (b, nb) = padded_stats(restorer, as_batch(image)), small
     return (a / na + b / nb) / 2, 1
 
 
@@ -90,17 +83,16 @@ def scale_results(restorer, samples: Sequence[dict], policies: Sequence[str], pr
             row[p][1].append(cls == label)
         if progress:
             progress(j + 1, len(samples))
-    res = {}
-    for label, row in rows.items():
-        res[label] = {"n": len(row[policies[0]][0]), "input": float(np.mean(row["input"])) if row["input"] else None,
-                      **{p: {"psnr": float(np.mean(row[p][0])), "recognised": float(np.mean(row[p][1]))} for p in policies}}
+
+    def summary(group: list[dict]) -> dict:  # means over the images of these rows
+        pooled = lambda key, i=None: [v for r in group for v in (r[key] if i is None else r[key][i])]
+        return {"n": len(pooled(policies[0], 0)), "input": float(np.mean(pooled("input"))) if pooled("input") else None,
+                **{p: {"psnr": float(np.mean(pooled(p, 0))), "recognised": float(np.mean(pooled(p, 1)))} for p in policies}}
+
+    res = {label: summary([row]) for label, row in rows.items()}
     degraded = [r for label, r in rows.items() if label != "clean"]
     if degraded:
-        res["degraded"] = {"n": sum(len(r["input"]) for r in degraded),
-                           "input": float(np.mean([v for r in degraded for v in r["input"]])),
-                           **{p: {"psnr": float(np.mean([v for r in degraded for v in r[p][0]])),
-                                  "recognised": float(np.mean([v for r in degraded for v in r[p][1]]))}
-                              for p in policies}}
+        res["degraded"] = summary(degraded)
     return res
 
 
