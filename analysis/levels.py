@@ -4,6 +4,11 @@ against the levels the model will meet.
 
     python -m analysis.levels                       # 8 validation images, strengths 0..1 in quarters
     python -m analysis.levels --images 32 --out docs/levels.md
+    python -m analysis.levels --images 16 --weights assets/weights --out docs/levels_restored.md
+
+With ``--weights``, each weights folder also restores every degraded image (``slerir.inference.Restorer``,
+single pass): the restored PSNR per kind and strength beside the degraded one, and motion blur by
+trajectory length (``BLUR_LENGTHS``), so one sees which degradations, and how strong, a model undoes.
 
 Noise strength maps linearly onto sigma 5..55 (uint8 units); the benchmark column for noise is
 CBSD68 at sigma 25. Only the validation split of the training images is degraded; the benchmark
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+BLUR_LENGTHS = (5.0, 9.0, 15.0, 25.0, 40.0)  # px, motion trajectories of the --weights blur table
 # the benchmark whose inputs show each kind (CBSD68 at sigma 25 for noise)
 BENCH_OF = {"noise": "cbsd68_25", "rain": "rain100l", "haze": "sots", "blur": "gopro", "lowlight": "lol"}
 
@@ -37,6 +43,46 @@ def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) ->
     from slerir.degradations import KINDS, DegradationSpec
 
     return {kind: [mean_psnr(images, DegradationSpec(kind, strength=s), seed) for s in strengths] for kind in KINDS}
+
+
+def restored_psnr(images: list[np.ndarray], spec, restore, seed: int = 0) -> tuple[float, float]:
+    """Mean PSNR (dB) against ``img`` over ``images`` of the degraded image (as :func:`mean_psnr`) and of
+    ``restore(degraded)`` (an (H, W, 3) float image in [0, 1])."""
+    from slerir.degradations import degrade
+    from slerir.metrics import psnr
+
+    pairs = []
+    for i, img in enumerate(images):
+        lq = degrade(img, [spec], seed=[seed, i]).image
+        pairs.append((psnr(lq, img), psnr(restore(lq), img)))
+    deg, res = np.mean(pairs, axis=0)
+    return float(deg), float(res)
+
+
+def restored_table(images: list[np.ndarray], restore, strengths=STRENGTHS, lengths=BLUR_LENGTHS,
+                   seed: int = 0) -> dict[str, dict[str, list[list[float]]]]:
+    """``{"strength": {kind: [[degraded, restored], ...]}, "blur_length": {"motion": [...]}}``: mean PSNR
+    (dB) of :func:`restored_psnr` per kind and strength (the seeds of :func:`level_table`), and of motion
+    blur per trajectory length in ``lengths`` (px)."""
+    from slerir.degradations import KINDS, DegradationSpec
+
+    by_strength = {kind: [list(restored_psnr(images, DegradationSpec(kind, strength=s), restore, seed))
+                          for s in strengths] for kind in KINDS}
+    by_length = [list(restored_psnr(images, DegradationSpec("blur", length=L), restore, seed)) for L in lengths]
+    return {"strength": by_strength, "blur_length": {"motion": by_length}}
+
+
+def restored_markdown(weights: str, table: dict, strengths=STRENGTHS, lengths=BLUR_LENGTHS) -> str:
+    """One weights folder's :func:`restored_table` as Markdown: restored PSNR (gain over the degraded)."""
+    cell = lambda dr: f"{dr[1]:.2f} ({dr[1] - dr[0]:+.2f})"
+    head = ["kind", *[f"strength {s:g}" for s in strengths]]
+    lines = [f"Restored by `{weights}` (single pass): PSNR dB, in brackets the gain over the degraded image.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kind, vals in table["strength"].items():
+        lines.append("| " + " | ".join([kind, *map(cell, vals)]) + " |")
+    lines += ["", "Motion blur by trajectory length: " + ", ".join(
+        f"{L:g} px {dr[0]:.2f} -> {cell(dr)}" for L, dr in zip(lengths, table["blur_length"]["motion"])) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
@@ -104,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=8, help="validation images to degrade")
     ap.add_argument("--bench-limit", type=int, default=None, help="images per benchmark (default all)")
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--weights", nargs="+", default=[], help="also restore every degraded image with these weights")
     ap.add_argument("--out", default=None, help="also write the table here (.md) and beside it as .json")
     a = ap.parse_args(argv)
     if a.images < 1:
@@ -115,11 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from slerir.checkpoint import CheckpointError
+    from slerir.inference import Restorer
+
+    try:  # before the tables: a bad folder fails at once
+        restorers = {w: Restorer.from_pretrained(w) for w in a.weights}
+    except (CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     table = level_table(images)
     faint = faint_levels(images)
     wide = wide_rain_levels(images)
     bench = benchmark_inputs(a.data_root, a.bench_limit)
     md = to_markdown(table, bench, len(images), faint=faint, wide=wide)
+    restored = {}
+    for w, r in restorers.items():
+        print(f"restoring with {w} ...", file=sys.stderr, flush=True)
+        restored[w] = restored_table(images, lambda lq: r.restore(lq, capture=False).image)
+        md += "\n" + restored_markdown(w, restored[w])
     print(md)
     if a.out:
         out = Path(a.out)
@@ -127,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(md)
         out.with_suffix(".json").write_text(json.dumps({"strengths": list(STRENGTHS), "psnr": table,
                                                         "benchmark_input": bench, "faint": faint, "wide_rain": wide,
-                                                        "images": len(images)}, indent=2))
+                                                        "images": len(images), "restored": restored,
+                                                        "blur_lengths": list(BLUR_LENGTHS)}, indent=2))
     return 0
 
 

@@ -1,6 +1,8 @@
 """analysis.levels: PSNR of each synthetic degradation by strength."""
 import json
 
+import pytest
+
 from analysis import levels
 from slerir.degradations import KINDS
 
@@ -28,4 +30,41 @@ def test_levels_fall_with_strength_and_cli_writes_the_table(tmp_path, data_root)
 
 def test_levels_missing_data_is_a_clear_error(tmp_path, capsys):
     assert levels.main(["--data-root", str(tmp_path / "none")]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_restored_table_pairs_the_degraded_with_the_restored(data_root):
+    from slerir.data import load_clean_images
+
+    images = load_clean_images(data_root, "val")[:2]
+    same = levels.restored_table(images, lambda lq: lq, strengths=(0.0, 1.0), lengths=(5.0, 25.0))
+    assert set(same["strength"]) == set(KINDS)
+    for kind, pairs in same["strength"].items():  # an identity "restorer" gains nothing; strength 1 is the worse input
+        assert [len(p) for p in pairs] == [2, 2] and all(abs(d - r) < 1e-9 for d, r in pairs), (kind, pairs)
+        assert pairs[0][0] > pairs[1][0], (kind, pairs)
+    motion = same["blur_length"]["motion"]
+    assert len(motion) == 2 and motion[0][0] > motion[1][0] + 1  # a 25 px trajectory blurs more than 5 px
+    seen = []
+    black = levels.restored_table(images, lambda lq: seen.append(lq.shape) or lq * 0, strengths=(0.5,), lengths=(9.0,))
+    assert seen == [im.shape for im in images] * (len(KINDS) + 1)  # every image once per kind and length
+    from slerir.metrics import psnr
+
+    dark = sum(psnr(im * 0, im) for im in images) / len(images)  # the restored column scores what restore returned
+    for d, r in [*(p for v in black["strength"].values() for p in v), *black["blur_length"]["motion"]]:
+        assert r == pytest.approx(dark) and abs(r - d) > 0.3, (d, r, dark)
+
+
+def test_levels_with_weights_adds_a_restored_table(tmp_path, data_root, tiny_weights, capsys):
+    out = tmp_path / "levels.md"
+    assert levels.main(["--images", "1", "--bench-limit", "1", "--data-root", str(data_root),
+                        "--weights", str(tiny_weights), "--out", str(out)]) == 0
+    res = json.loads(out.with_suffix(".json").read_text())
+    table = res["restored"][str(tiny_weights)]
+    for kind in KINDS:  # the degraded column is level_table's, with the same seeds
+        assert [p[0] for p in table["strength"][kind]] == pytest.approx(res["psnr"][kind], abs=1e-9)
+        assert all(0 < p[1] < 100 for p in table["strength"][kind])
+    assert len(table["blur_length"]["motion"]) == len(levels.BLUR_LENGTHS) == len(res["blur_lengths"])
+    md = out.read_text()
+    assert f"Restored by `{tiny_weights}`" in md and "Motion blur by trajectory length: 5 px" in md
+    assert levels.main(["--images", "1", "--data-root", str(data_root), "--weights", str(tmp_path / "nope")]) == 2
     assert "error:" in capsys.readouterr().err
