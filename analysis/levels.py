@@ -4,7 +4,7 @@ against the levels the model will meet.
 
     python -m analysis.levels                       # 8 validation images, strengths 0..1 in quarters
     python -m analysis.levels --images 32 --out docs/levels.md
-    python -m analysis.levels --images 16 --weights assets/weights --out docs/levels_restored.md
+    python -m analysis.levels --images 12 --weights assets/weights --out docs/stage26/levels_restored.md
 
 With ``--weights``, each weights folder also restores every degraded image (``slerir.inference.Restorer``,
 single pass): the restored PSNR per kind and strength beside the degraded one, and motion blur by
@@ -29,12 +29,19 @@ BLUR_LENGTHS = (5.0, 9.0, 15.0, 25.0, 40.0)  # px, motion trajectories of the --
 BENCH_OF = {"noise": "cbsd68_25", "rain": "rain100l", "haze": "sots", "blur": "gopro", "lowlight": "lol"}
 
 
-def mean_psnr(images: list[np.ndarray], spec, seed: int = 0) -> float:
-    """Mean PSNR (dB) of ``degrade(img, [spec], seed=[seed, i])`` against ``img`` over ``images``."""
+def degraded(images: list[np.ndarray], spec, seed: int = 0):
+    """``(img, degrade(img, [spec], seed=[seed, i]).image)`` for each ``img`` of ``images`` (i: its index)."""
     from slerir.degradations import degrade
+
+    for i, img in enumerate(images):
+        yield img, degrade(img, [spec], seed=[seed, i]).image
+
+
+def mean_psnr(images: list[np.ndarray], spec, seed: int = 0) -> float:
+    """Mean PSNR (dB) of each :func:`degraded` image against its clean one over ``images``."""
     from slerir.metrics import psnr
 
-    return float(np.mean([psnr(degrade(img, [spec], seed=[seed, i]).image, img) for i, img in enumerate(images)]))
+    return float(np.mean([psnr(lq, img) for img, lq in degraded(images, spec, seed)]))
 
 
 def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) -> dict[str, list[float]]:
@@ -48,14 +55,9 @@ def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) ->
 def restored_psnr(images: list[np.ndarray], spec, restore, seed: int = 0) -> tuple[float, float]:
     """Mean PSNR (dB) against ``img`` over ``images`` of the degraded image (as :func:`mean_psnr`) and of
     ``restore(degraded)`` (an (H, W, 3) float image in [0, 1])."""
-    from slerir.degradations import degrade
     from slerir.metrics import psnr
 
-    pairs = []
-    for i, img in enumerate(images):
-        lq = degrade(img, [spec], seed=[seed, i]).image
-        pairs.append((psnr(lq, img), psnr(restore(lq), img)))
-    deg, res = np.mean(pairs, axis=0)
+    deg, res = np.mean([(psnr(lq, img), psnr(restore(lq), img)) for img, lq in degraded(images, spec, seed)], axis=0)
     return float(deg), float(res)
 
 
