@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--weights", default=os.environ.get("SLERIR_WEIGHTS") or str(ASSETS / "weights"),
                     help="weights folder or .safetensors file (env SLERIR_WEIGHTS; default assets/weights)")
     ap.add_argument("--bank", default=str(ASSETS / "bank"), help="embedding bank folder (optional)")
+    ap.add_argument("--levels", default=str(ASSETS / "eval" / "levels_restored.json"),
+                    help="analysis.levels --weights JSON: the restore summary tells what the weights gain on the "
+                         "predicted kind (used only when it was measured with these weights)")
     ap.add_argument("--host", default=None, help="bind address (default: env GRADIO_SERVER_NAME or 127.0.0.1)")
     ap.add_argument("--port", type=int, default=None, help="port (default: env GRADIO_SERVER_PORT or 7860)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("SLERIR_THREADS") or 0),
@@ -30,6 +33,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="self-ensemble of every restoration (env SLERIR_ENSEMBLE; default none: one pass, "
                          "within the latency targets; mirror: the image and its mirror averaged, 2x the time)")
     return ap.parse_args(argv)
+
+
+def load_gains(levels: str | Path, weights: Path) -> dict[str, tuple[float, float]] | None:
+    """The measured PSNR gain per kind of ``weights`` from an ``analysis.levels --weights`` JSON (None: no
+    such file, or measured with other weights, said on stderr)."""
+    import json
+
+    from analysis.embedding import weights_fingerprint
+    from analysis.levels import kind_gains
+
+    path = Path(levels)
+    if not path.is_file():
+        return None
+    try:
+        gains = kind_gains(json.loads(path.read_text(encoding="utf-8")), weights_fingerprint(weights))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        print(f"SLER-IR Studio: not using {path}: unreadable ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    if gains is None:
+        print(f"SLER-IR Studio: not using {path}: measured with other weights (rebuild it with: python -m "
+              f"analysis.levels --images 12 --weights {weights} --out {path.with_suffix('.md')})", file=sys.stderr)
+    return gains
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     card = ASSETS / "MODEL_CARD.md"
     model_card = card.read_text(encoding="utf-8") if card.is_file() else None
 
-    demo = build_demo(restorer, bank=bank, model_card=model_card)
+    demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights))
     demo.slerir_callbacks.warm_up()
     demo.launch(**launch_kwargs(server_name=args.host, server_port=args.port))
 

@@ -9,6 +9,8 @@ against the levels the model will meet.
 With ``--weights``, each weights folder also restores every degraded image (``slerir.inference.Restorer``,
 single pass): the restored PSNR per kind and strength beside the degraded one, and motion blur by
 trajectory length (``BLUR_LENGTHS``), so one sees which degradations, and how strong, a model undoes.
+The JSON records each folder's ``weights_fingerprint``; the app reads ``assets/eval/levels_restored.json``
+(:func:`kind_gains`) to tell a user what the loaded weights gain on the kind it predicts.
 
 Noise strength maps linearly onto sigma 5..55 (uint8 units); the benchmark column for noise is
 CBSD68 at sigma 25. Only the validation split of the training images is degraded; the benchmark
@@ -85,6 +87,19 @@ def restored_markdown(weights: str, table: dict, strengths=STRENGTHS, lengths=BL
     lines += ["", "Motion blur by trajectory length: " + ", ".join(
         f"{L:g} px {dr[0]:.2f} -> {cell(dr)}" for L, dr in zip(lengths, table["blur_length"]["motion"])) + "."]
     return "\n".join(lines) + "\n"
+
+
+def kind_gains(levels: dict, fingerprint: str | None) -> dict[str, tuple[float, float]] | None:
+    """From an ``analysis.levels --weights ... --out`` JSON (``levels``): the restored-minus-degraded PSNR
+    range (dB, over the strengths) per kind of the weights whose ``weights_fingerprint`` is
+    ``fingerprint``; None when no weights there have it (the table was measured with other weights)."""
+    if not fingerprint:
+        return None
+    for w, fp in (levels.get("fingerprints") or {}).items():
+        if fp == fingerprint and w in levels.get("restored", {}):
+            by_kind = levels["restored"][w]["strength"]
+            return {k: (min(r - d for d, r in v), max(r - d for d, r in v)) for k, v in by_kind.items()}
+    return None
 
 
 def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
@@ -177,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     wide = wide_rain_levels(images)
     bench = benchmark_inputs(a.data_root, a.bench_limit)
     md = to_markdown(table, bench, len(images), faint=faint, wide=wide)
-    restored = {}
+    from analysis.embedding import weights_fingerprint
+
+    restored, fingerprints = {}, {w: weights_fingerprint(w) for w in restorers}  # the app matches its weights by these
     for w, r in restorers.items():
         print(f"restoring with {w} ...", file=sys.stderr, flush=True)
         restored[w] = restored_table(images, lambda lq: r.restore(lq, capture=False).image)
@@ -190,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         out.with_suffix(".json").write_text(json.dumps({"strengths": list(STRENGTHS), "psnr": table,
                                                         "benchmark_input": bench, "faint": faint, "wide_rain": wide,
                                                         "images": len(images), "restored": restored,
+                                                        "fingerprints": fingerprints,
                                                         "blur_lengths": list(BLUR_LENGTHS)}, indent=2))
     return 0
 

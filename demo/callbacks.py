@@ -52,6 +52,7 @@ PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradati
 LOCAL_SAMPLES = 300  # local embeddings drawn in the sphere / UMAP views
 DIFF_GAIN = 5.0  # |a - b| is multiplied by this in the difference images
 CACHE_BYTES = 600 * 2**20  # memory for cached restorations
+GAIN_VISIBLE_DB = 1.0  # below this measured PSNR gain the restore summary says the result will look much like the input
 NO_LAYER = "(none)"
 
 # ---------------------------------------------------------------------------------------------
@@ -227,11 +228,16 @@ class Callbacks:
         bank: an ``analysis.embedding.EmbeddingBank`` for the Embedding tab, or None.
         max_pixels: size guard (images above it are refused with a clear message).
         tile: tile side for large images (``Restorer.restore(tile=...)``).
+        gains: {kind: (lowest, highest)} PSNR gain in dB these weights measured on synthetic degradations
+            of that kind (``analysis.levels.kind_gains``), told with every restoration of the predicted
+            kind; None: not told.
     """
 
-    def __init__(self, restorer: Restorer, bank=None, max_pixels: int = MAX_PIXELS, tile: int = TILE):
+    def __init__(self, restorer: Restorer, bank=None, max_pixels: int = MAX_PIXELS, tile: int = TILE,
+                 gains: dict[str, tuple[float, float]] | None = None):
         self.restorer = restorer
         self.bank = bank
+        self.gains = gains or {}
         self.max_pixels = max_pixels
         m = restorer.cfg.pad_multiple
         self.tile = max(m, tile - tile % m)
@@ -356,8 +362,13 @@ class Callbacks:
         head = (f"**Looks clean** ({p:.0%}): the model sees no degradation, so it should change little."
                 if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
         sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))
-        lines = [head,
-                 f"Restored {w}x{h} px in **{res.seconds:.2f} s** ({tiles}).",
+        lines = [head]
+        if pred in self.gains:  # what these weights measurably do about this kind (analysis.levels)
+            lo, hi = self.gains[pred]
+            lines.append(f"On synthetic {pred} at five strengths (validation photos) these weights gain {lo:+.1f} to "
+                         f"{hi:+.1f} dB PSNR" + (": expect the result to look much like the input." if hi < GAIN_VISIBLE_DB
+                                                 else "."))
+        lines += [f"Restored {w}x{h} px in **{res.seconds:.2f} s** ({tiles}).",
                  f"Cosine similarity of the global embedding to each class prototype: {sims}."]
         if shown != (h, w):
             lines.append(f"The slider shows a {shown[1]}x{shown[0]} preview; the PNG download is full size.")

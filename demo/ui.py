@@ -181,7 +181,7 @@ def _pick(paths: list[str]):
 
 def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                examples_dir: str | Path = EXAMPLES_DIR, max_pixels: int = MAX_PIXELS,
-               tile: int = TILE) -> gr.Blocks:
+               tile: int = TILE, gains: dict[str, tuple[float, float]] | None = None) -> gr.Blocks:
     """The SLER-IR Studio app.
 
     Args:
@@ -190,8 +190,10 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         model_card: Markdown for the About tab (None: a summary generated from the checkpoint).
         examples_dir: where the example PNGs are (``python -m demo.examples`` writes them).
         max_pixels: size guard; tile: tile side for large images.
+        gains: measured PSNR gain per kind of these weights (``analysis.levels.kind_gains``), told in
+            the restore summary; None: not told.
     """
-    cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile)
+    cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile, gains=gains)
     layers, E = cb.layers, cb.E
     deg_examples = degraded_examples(examples_dir)
     cln_examples = clean_examples(examples_dir)

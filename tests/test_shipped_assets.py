@@ -26,6 +26,20 @@ def test_shipped_weights_and_bank_belong_together():
     assert ok, why
 
 
+def test_shipped_gain_table_was_measured_with_the_shipped_weights():
+    # the app tells users what the weights gain per kind from this table (app.load_gains); shipping new
+    # weights without rerunning analysis.levels would silently drop that line
+    import json
+
+    from analysis.levels import kind_gains
+    from slerir.degradations import KINDS
+
+    table = json.loads((ASSETS / "eval" / "levels_restored.json").read_text())
+    gains = kind_gains(table, weights_fingerprint(ASSETS / "weights"))
+    assert gains is not None and set(gains) == set(KINDS)
+    assert all(lo <= hi for lo, hi in gains.values())
+
+
 def test_shipped_model_restores_shipped_noisy_example():
     r = Restorer.from_pretrained(ASSETS / "weights")
     clean, noisy = _png("clean_chelsea.png"), _png("noise_chelsea.png")

@@ -388,6 +388,44 @@ def test_app_ensemble_option_and_summary(weights, monkeypatch):
         assert (expect in text) if expect else ("self-ensemble" not in text)
 
 
+def test_restore_summary_tells_the_measured_gain_of_the_predicted_kind(weights, tmp_path, capsys):
+    sys.path.insert(0, str(ROOT))
+    import json
+
+    import app as app_module
+    from analysis.embedding import weights_fingerprint
+    from demo.callbacks import Callbacks
+
+    img = np.random.default_rng(2).random((40, 56, 3), dtype=np.float32)
+    r = Restorer.from_pretrained(weights)
+    res = Callbacks(r).run(img)
+    kinds = [c for c in r.classes if c != "clean"]
+    res.class_probs = np.eye(len(r.classes))[r.classes.index("blur")]  # predicted: blur
+    faint = {k: (0.2, 0.3) for k in kinds}
+    text = Callbacks(r, gains=faint).restore_summary(res, (40, 56), (40, 56))
+    assert "On synthetic blur at five strengths (validation photos) these weights gain +0.2 to +0.3 dB" in text
+    assert "look much like the input" in text
+    text = Callbacks(r, gains={**faint, "blur": (3.0, 12.0)}).restore_summary(res, (40, 56), (40, 56))
+    assert "+3.0 to +12.0 dB" in text and "look much like" not in text
+    assert "On synthetic" not in Callbacks(r).restore_summary(res, (40, 56), (40, 56))  # nothing measured: nothing told
+    res.class_probs = np.eye(len(r.classes))[r.classes.index("clean")]
+    assert "On synthetic" not in Callbacks(r, gains=faint).restore_summary(res, (40, 56), (40, 56))
+
+    # the app takes the table only when it was measured with the weights it loads
+    table = {"restored": {"w": {"strength": {"blur": [[20.0, 20.25], [18.0, 18.5]]}}},
+             "fingerprints": {"w": weights_fingerprint(weights)}}
+    path = tmp_path / "levels.json"
+    path.write_text(json.dumps(table))
+    assert app_module.load_gains(path, weights) == {"blur": (0.25, 0.5)}
+    table["fingerprints"]["w"] = "0" * 16
+    path.write_text(json.dumps(table))
+    assert app_module.load_gains(path, weights) is None
+    assert "measured with other weights" in capsys.readouterr().err
+    path.write_text("{not json")
+    assert app_module.load_gains(path, weights) is None and "unreadable" in capsys.readouterr().err
+    assert app_module.load_gains(tmp_path / "none.json", weights) is None
+
+
 def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
     from demo.ui import _model_line
 
