@@ -35,19 +35,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def load_gains(levels: str | Path, weights: Path) -> dict[str, tuple[float, float]] | None:
-    """The measured PSNR gain per kind of ``weights`` from an ``analysis.levels --weights`` JSON (None: no
-    such file, or measured with other weights, said on stderr)."""
+def load_gains(levels: str | Path, weights: Path, fingerprint: str | None) -> dict[str, tuple[float, float]] | None:
+    """The measured PSNR gain per kind of ``weights`` (whose ``analysis.embedding.weights_fingerprint`` is
+    ``fingerprint``) from an ``analysis.levels --weights`` JSON (None: no such file, or measured with other
+    weights, said on stderr)."""
     import json
 
-    from analysis.embedding import weights_fingerprint
     from analysis.levels import kind_gains
 
     path = Path(levels)
     if not path.is_file():
         return None
     try:
-        gains = kind_gains(json.loads(path.read_text(encoding="utf-8")), weights_fingerprint(weights))
+        gains = kind_gains(json.loads(path.read_text(encoding="utf-8")), fingerprint)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         print(f"SLER-IR Studio: not using {path}: unreadable ({type(e).__name__}: {e})", file=sys.stderr)
         return None
@@ -78,14 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, TypeError, RuntimeError) as e:  # e.g. a wrongly typed config.json value
         sys.exit(f"SLER-IR Studio: cannot load the weights in {weights}: {type(e).__name__}: "
                  f"{(str(e).splitlines() or [''])[0]}")
+    from analysis.embedding import weights_fingerprint
+
+    fingerprint = weights_fingerprint(weights)  # hashed once: the bank and the gain table are matched by it
     bank = None
     if (Path(args.bank) / "bank.npz").exists():
         from analysis.embedding import EmbeddingBank
 
-        from analysis.embedding import weights_fingerprint
-
         bank = EmbeddingBank.load(args.bank)
-        ok, why = bank.compatible_with(restorer, weights_fingerprint(weights))
+        ok, why = bank.compatible_with(restorer, fingerprint)
         if not ok:  # a bank from other weights would place points in a different space: leave it out
             print(f"SLER-IR Studio: not using the embedding bank in {args.bank}: {why} "
                   f"(rebuild it with: python -m analysis.bank --weights {weights} --out BANK_DIR)", file=sys.stderr)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     card = ASSETS / "MODEL_CARD.md"
     model_card = card.read_text(encoding="utf-8") if card.is_file() else None
 
-    demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights))
+    demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights, fingerprint))
     demo.slerir_callbacks.warm_up()
     demo.launch(**launch_kwargs(server_name=args.host, server_port=args.port))
 

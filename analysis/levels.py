@@ -54,26 +54,32 @@ def level_table(images: list[np.ndarray], strengths=STRENGTHS, seed: int = 0) ->
     return {kind: [mean_psnr(images, DegradationSpec(kind, strength=s), seed) for s in strengths] for kind in KINDS}
 
 
-def restored_psnr(images: list[np.ndarray], spec, restore, seed: int = 0) -> tuple[float, float]:
-    """Mean PSNR (dB) against ``img`` over ``images`` of the degraded image (as :func:`mean_psnr`) and of
-    ``restore(degraded)`` (an (H, W, 3) float image in [0, 1])."""
+def restored_psnr(images: list[np.ndarray], spec, restores: dict, seed: int = 0) -> dict[str, list[float]]:
+    """``{name: [degraded, restored]}``: mean PSNR (dB) against ``img`` over ``images`` of the degraded image
+    (as :func:`mean_psnr`) and of ``restore(degraded)`` (an (H, W, 3) float image in [0, 1]) for each
+    ``name: restore`` of ``restores``; each image is degraded once for all of them."""
     from slerir.metrics import psnr
 
-    deg, res = np.mean([(psnr(lq, img), psnr(restore(lq), img)) for img, lq in degraded(images, spec, seed)], axis=0)
-    return float(deg), float(res)
+    deg, res = [], {name: [] for name in restores}
+    for img, lq in degraded(images, spec, seed):
+        deg.append(psnr(lq, img))
+        for name, restore in restores.items():
+            res[name].append(psnr(restore(lq), img))
+    return {name: [float(np.mean(deg)), float(np.mean(v))] for name, v in res.items()}
 
 
-def restored_table(images: list[np.ndarray], restore, strengths=STRENGTHS, lengths=BLUR_LENGTHS,
-                   seed: int = 0) -> dict[str, dict[str, list[list[float]]]]:
-    """``{"strength": {kind: [[degraded, restored], ...]}, "blur_length": {"motion": [...]}}``: mean PSNR
-    (dB) of :func:`restored_psnr` per kind and strength (the seeds of :func:`level_table`), and of motion
-    blur per trajectory length in ``lengths`` (px)."""
+def restored_table(images: list[np.ndarray], restores: dict, strengths=STRENGTHS, lengths=BLUR_LENGTHS,
+                   seed: int = 0) -> dict[str, dict[str, dict[str, list[list[float]]]]]:
+    """Per ``name: restore`` of ``restores``: ``{"strength": {kind: [[degraded, restored], ...]},
+    "blur_length": {"motion": [...]}}``, mean PSNR (dB) of :func:`restored_psnr` per kind and strength (the
+    seeds of :func:`level_table`), and of motion blur per trajectory length in ``lengths`` (px)."""
     from slerir.degradations import KINDS, DegradationSpec
 
-    by_strength = {kind: [list(restored_psnr(images, DegradationSpec(kind, strength=s), restore, seed))
-                          for s in strengths] for kind in KINDS}
-    by_length = [list(restored_psnr(images, DegradationSpec("blur", length=L), restore, seed)) for L in lengths]
-    return {"strength": by_strength, "blur_length": {"motion": by_length}}
+    by_strength = {kind: [restored_psnr(images, DegradationSpec(kind, strength=s), restores, seed) for s in strengths]
+                   for kind in KINDS}
+    by_length = [restored_psnr(images, DegradationSpec("blur", length=L), restores, seed) for L in lengths]
+    return {name: {"strength": {kind: [cell[name] for cell in cells] for kind, cells in by_strength.items()},
+                   "blur_length": {"motion": [cell[name] for cell in by_length]}} for name in restores}
 
 
 def restored_markdown(weights: str, table: dict, strengths=STRENGTHS, lengths=BLUR_LENGTHS) -> str:
@@ -194,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     md = to_markdown(table, bench, len(images), faint=faint, wide=wide)
     from analysis.embedding import weights_fingerprint
 
-    restored, fingerprints = {}, {w: weights_fingerprint(w) for w in restorers}  # the app matches its weights by these
-    for w, r in restorers.items():
-        print(f"restoring with {w} ...", file=sys.stderr, flush=True)
-        restored[w] = restored_table(images, lambda lq: r.restore(lq, capture=False).image)
-        md += "\n" + restored_markdown(w, restored[w])
+    fingerprints = {w: weights_fingerprint(w) for w in restorers}  # the app matches its weights by these
+    if restorers:
+        print(f"restoring with {', '.join(restorers)} ...", file=sys.stderr, flush=True)
+    restored = restored_table(images, {w: (lambda lq, r=r: r.restore(lq, capture=False).image)
+                                       for w, r in restorers.items()}) if restorers else {}
+    md += "".join("\n" + restored_markdown(w, t) for w, t in restored.items())
     print(md)
     if a.out:
         out = Path(a.out)

@@ -37,7 +37,7 @@ def test_restored_table_pairs_the_degraded_with_the_restored(data_root):
     from slerir.data import load_clean_images
 
     images = load_clean_images(data_root, "val")[:2]
-    same = levels.restored_table(images, lambda lq: lq, strengths=(0.0, 1.0), lengths=(5.0, 25.0))
+    same = levels.restored_table(images, {"same": lambda lq: lq}, strengths=(0.0, 1.0), lengths=(5.0, 25.0))["same"]
     assert set(same["strength"]) == set(KINDS)
     for kind, pairs in same["strength"].items():  # an identity "restorer" gains nothing; strength 1 is the worse input
         assert [len(p) for p in pairs] == [2, 2] and all(abs(d - r) < 1e-9 for d, r in pairs), (kind, pairs)
@@ -45,7 +45,8 @@ def test_restored_table_pairs_the_degraded_with_the_restored(data_root):
     motion = same["blur_length"]["motion"]
     assert len(motion) == 2 and motion[0][0] > motion[1][0] + 1  # a 25 px trajectory blurs more than 5 px
     seen = []
-    black = levels.restored_table(images, lambda lq: seen.append(lq.shape) or lq * 0, strengths=(0.5,), lengths=(9.0,))
+    black = levels.restored_table(images, {"black": lambda lq: seen.append(lq.shape) or lq * 0}, strengths=(0.5,),
+                                  lengths=(9.0,))["black"]
     assert seen == [im.shape for im in images] * (len(KINDS) + 1)  # every image once per kind and length
     from slerir.metrics import psnr
 

@@ -412,18 +412,18 @@ def test_restore_summary_tells_the_measured_gain_of_the_predicted_kind(weights, 
     assert "On synthetic" not in Callbacks(r, gains=faint).restore_summary(res, (40, 56), (40, 56))
 
     # the app takes the table only when it was measured with the weights it loads
-    table = {"restored": {"w": {"strength": {"blur": [[20.0, 20.25], [18.0, 18.5]]}}},
-             "fingerprints": {"w": weights_fingerprint(weights)}}
+    fp = weights_fingerprint(weights)
+    table = {"restored": {"w": {"strength": {"blur": [[20.0, 20.25], [18.0, 18.5]]}}}, "fingerprints": {"w": fp}}
     path = tmp_path / "levels.json"
     path.write_text(json.dumps(table))
-    assert app_module.load_gains(path, weights) == {"blur": (0.25, 0.5)}
+    assert app_module.load_gains(path, weights, fp) == {"blur": (0.25, 0.5)}
     table["fingerprints"]["w"] = "0" * 16
     path.write_text(json.dumps(table))
-    assert app_module.load_gains(path, weights) is None
+    assert app_module.load_gains(path, weights, fp) is None
     assert "measured with other weights" in capsys.readouterr().err
     path.write_text("{not json")
-    assert app_module.load_gains(path, weights) is None and "unreadable" in capsys.readouterr().err
-    assert app_module.load_gains(tmp_path / "none.json", weights) is None
+    assert app_module.load_gains(path, weights, fp) is None and "unreadable" in capsys.readouterr().err
+    assert app_module.load_gains(tmp_path / "none.json", weights, fp) is None
 
 
 def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
