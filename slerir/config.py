@@ -47,6 +47,12 @@ class ModelConfig:
         enc_stem: "conv" (ours, presets): 3x3 convolutions from H/2 down to H/8, so the encoder
             sees pixel-level texture (noise grain vs rain streaks); "unshuffle4": the first
             version (pixel-unshuffle x4 and a 1x1), kept so its checkpoints still load.
+        router_scale_min: a floor under every router's learned scale, s = router_scale_min +
+            exp(log_scale) (0: the first recipe's plain exp(log_scale)). Ours, measured: under the
+            first recipe's importance-CV balance term the learned scales fell from 10 to 0.05-0.45,
+            so cosine logits differed by < 1 and top-2 split every pixel about 50/50; with a floor
+            of s the top-1 weight under top-2 reaches 0.75 once the two best cosines differ by
+            ln(3)/s.
         global_cond: every block is modulated (per-channel scale and shift, zero-initialised) by
             the encoder's mean-pooled features: the backbone's only whole-image context (haze
             density, exposure), tile-consistent because tiling hands every tile the same pooled
@@ -75,6 +81,7 @@ class ModelConfig:
     detach_embedding: bool = True
     enc_stem: str = "unshuffle4"
     global_cond: bool = False
+    router_scale_min: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.expert_ratios) != self.num_experts:
@@ -89,6 +96,8 @@ class ModelConfig:
             raise ValueError("enc_blocks and dec_blocks need len(widths) - 1 entries")
         if self.enc_stem not in ("conv", "unshuffle4"):
             raise ValueError(f"enc_stem must be 'conv' or 'unshuffle4', got {self.enc_stem!r}")
+        if self.router_scale_min < 0:
+            raise ValueError(f"router_scale_min must be >= 0, got {self.router_scale_min}")
         if self.num_classes != len(self.classes):
             raise ValueError("num_classes must equal len(classes)")
 

@@ -55,6 +55,9 @@ def total_loss(out: RestorationOutput, batch: dict, weights: dict[str, float]) -
     terms.update(contrastive_losses(out, batch["frac"], batch["mask"]))
     terms["uniformity"] = uniformity_loss(out.embeddings.global_, batch["label"])
     terms["balance"] = out.aux["balance"]
+    for name in ("balance_mi", "entropy"):  # v2 routing terms (see SLERIR.forward)
+        if weights.get(name):
+            terms[name] = out.aux[name]
     if "proto_uniformity" in out.aux:
         terms["uniformity"] = terms["uniformity"] + out.aux["proto_uniformity"]
     loss = (
@@ -63,6 +66,9 @@ def total_loss(out: RestorationOutput, batch: dict, weights: dict[str, float]) -
         + weights.get("uniformity", 0.01) * terms["uniformity"]
         + weights.get("balance", 0.01) * terms["balance"]
     )
+    for name in ("balance_mi", "entropy"):
+        if name in terms:
+            loss = loss + weights[name] * terms[name]
     logs = {k: float(v.detach()) for k, v in terms.items()}
     logs["loss"] = float(loss.detach())
     return loss, logs

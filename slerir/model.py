@@ -220,17 +220,19 @@ class ExpertFFN(nn.Module):
 class Router(nn.Module):
     """Cosine router (spherical) or linear router (ablation) for one layer (or shared by all).
 
-    spherical: logits(p) = s * cos(z(p), key_e), keys unit-norm, s = exp(log_scale) learned.
+    spherical: logits(p) = s * cos(z(p), key_e), keys unit-norm, s = scale_min + exp(log_scale)
+               learned (``ModelConfig.router_scale_min``; 0 in the first recipe).
     linear:    logits(p) = W z(p) + b on the unnormalised embedding (norm biases the routing).
     """
 
-    def __init__(self, d: int, num_experts: int, mode: str, init_scale: float, seed: int):
+    def __init__(self, d: int, num_experts: int, mode: str, init_scale: float, seed: int, scale_min: float = 0.0):
         super().__init__()
         self.mode = mode
+        self.scale_min = float(scale_min)
         g = torch.Generator().manual_seed(seed)
         if mode == "spherical":
             self.keys = nn.Parameter(F.normalize(torch.randn(num_experts, d, generator=g), dim=1))
-            self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+            self.log_scale = nn.Parameter(torch.tensor(math.log(max(init_scale - scale_min, 1e-3))))
         else:
             self.proj = nn.Conv2d(d, num_experts, 1)
 
@@ -238,8 +240,13 @@ class Router(nn.Module):
         """z (B,d,h,w) -> logits (B,E,h,w)."""
         if self.mode == "spherical":
             keys = F.normalize(self.keys, dim=1)
-            return self.log_scale.exp() * torch.einsum("bdhw,ed->behw", z, keys)
+            return self.scale() * torch.einsum("bdhw,ed->behw", z, keys)
         return self.proj(z)
+
+    def scale(self) -> torch.Tensor:
+        """The cosine router's scale s (a 0-d tensor)."""
+        s = self.log_scale.exp()
+        return s + self.scale_min if self.scale_min else s
 
 
 def topk_weights(logits: torch.Tensor, k: int, force: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -426,7 +433,8 @@ class SLERIR(nn.Module):
         n_layers = len(self.layer_names)
         n_routers = 1 if cfg.shared_router else n_layers
         self.routers = nn.ModuleList(
-            Router(cfg.embed_dim, cfg.num_experts, cfg.router, cfg.init_router_scale, seed=1000 + i) for i in range(n_routers)
+            Router(cfg.embed_dim, cfg.num_experts, cfg.router, cfg.init_router_scale, seed=1000 + i,
+                   scale_min=cfg.router_scale_min) for i in range(n_routers)
         )
 
     def _name_layers(self, prefix: str, level: int, n: int) -> None:
@@ -516,6 +524,7 @@ class SLERIR(nn.Module):
 
         routing: list[LayerRouting] = []
         importance: list[torch.Tensor] = []
+        entropy: list[torch.Tensor] = []  # per layer: mean over pixels of the routing entropy (nats)
         load: list[torch.Tensor] = []
         z_cache: dict[tuple[int, int], torch.Tensor] = {}
         counter = [0]
@@ -531,6 +540,7 @@ class SLERIR(nn.Module):
             w, idx, probs = topk_weights(logits, k, force_expert.get(name))
             routing.append(LayerRouting(name, self.layer_levels[i], w, idx, logits))
             importance.append(probs.mean((0, 2, 3)))
+            entropy.append(-(probs * probs.clamp_min(1e-12).log()).sum(1).mean())
             load.append((w > 0).float().mean((0, 2, 3)))
             return blk(h, w.to(h.dtype), g)
 
@@ -554,6 +564,18 @@ class SLERIR(nn.Module):
         ld = torch.stack(load)
         cv2 = lambda t: (t.var(1, unbiased=False) / t.mean(1).pow(2).clamp_min(1e-12)).mean()
         aux = {"balance": cv2(imp) + cv2(ld).detach(), "importance_cv2": cv2(imp).detach(), "load_cv2": cv2(ld).detach()}
+        # v2 routing terms (ours), both in [0, 1] per layer, averaged over layers:
+        #   balance_mi: 1 - H(mean_p)/log E, the batch's marginal expert distribution away from
+        #     uniform. It balances the load over a batch and, unlike the importance CV above, leaves
+        #     each pixel free to decide (a router with all its probabilities at 1/E scores the same
+        #     as one that sends each pixel to one expert, as long as the batch uses all experts).
+        #   entropy: the mean per-pixel routing entropy H(p)/log E; minimising it makes each pixel
+        #     pick its experts (the two terms together maximise the mutual information between
+        #     pixel and expert).
+        log_e = math.log(cfg.num_experts)
+        marg = imp.clamp_min(1e-12)
+        aux["balance_mi"] = (1 - (-(marg * marg.log()).sum(1)) / log_e).mean()
+        aux["entropy"] = torch.stack(entropy).mean() / log_e
         protos = self.prototypes
         if self.prototypes_learned is not None:
             dist2 = torch.cdist(protos, protos).pow(2)

@@ -83,7 +83,9 @@ class TrainConfig:
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
-    w_balance: float = 0.01
+    w_balance: float = 0.01  # importance/load coefficient of variation (first recipe; pushes probabilities to uniform)
+    w_balance_mi: float = 0.0  # v2: batch-marginal expert distribution towards uniform (SLERIR.forward aux "balance_mi")
+    w_entropy: float = 0.0  # v2: per-pixel routing entropy, minimised so each pixel decides (aux "entropy")
     seed: int = 0
     log_every: int = 50
     ckpt_every: int = 1000
@@ -337,7 +339,8 @@ class Trainer:
         net = self.ddp or self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=tc.amp == "bf16"):
             out = net(lq, context=ctx)
-        weights = {"l1": tc.w_l1, "contrastive": tc.w_contrastive, "uniformity": tc.w_uniformity, "balance": tc.w_balance}
+        weights = {"l1": tc.w_l1, "contrastive": tc.w_contrastive, "uniformity": tc.w_uniformity, "balance": tc.w_balance,
+                   "balance_mi": tc.w_balance_mi, "entropy": tc.w_entropy}
         loss, logs = total_loss(out, batch, weights)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -352,6 +355,9 @@ class Trainer:
         logs["grad_norm"] = float(gn)
         logs["lr"] = self.opt.param_groups[0]["lr"]
         logs["load"] = {r.name: [round(float(x), 4) for x in (r.weights > 0).float().mean((0, 2, 3))] for r in out.routing}
+        # decisiveness per layer: median over pixels of the largest routing weight (0.5 = a tie under top-2)
+        logs["top1"] = {r.name: round(float(r.weights.amax(1).median()), 3) for r in out.routing}
+        logs["entropy"] = float(out.aux["entropy"])
         self.step += 1
         return logs
 
