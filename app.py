@@ -22,7 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="weights folder or .safetensors file (env SLERIR_WEIGHTS; default assets/weights)")
     ap.add_argument("--bank", default=str(ASSETS / "bank"), help="embedding bank folder (optional)")
     ap.add_argument("--levels", default=str(ASSETS / "eval" / "levels_restored.json"),
-                    help="analysis.levels --weights JSON: the restore summary tells what the weights gain on the "
+                    help="lab.levels --weights JSON: the restore summary tells what the weights gain on the "
                          "predicted kind (used only when it was measured with these weights)")
     ap.add_argument("--host", default=None, help="bind address (default: env GRADIO_SERVER_NAME or 127.0.0.1)")
     ap.add_argument("--port", type=int, default=None, help="port (default: env GRADIO_SERVER_PORT or 7860)")
@@ -36,12 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_gains(levels: str | Path, weights: Path, fingerprint: str | None) -> dict[str, tuple[float, float]] | None:
-    """The measured PSNR gain per kind of ``weights`` (whose ``analysis.embedding.weights_fingerprint`` is
-    ``fingerprint``) from an ``analysis.levels --weights`` JSON (None: no such file, or measured with other
+    """The measured PSNR gain per kind of ``weights`` (whose ``slerir.checkpoint.weights_fingerprint`` is
+    ``fingerprint``) from a ``lab.levels --weights`` JSON (None: no such file, or measured with other
     weights, said on stderr)."""
     import json
 
-    from analysis.levels import kind_gains
+    from analysis.gains import kind_gains
 
     path = Path(levels)
     if not path.is_file():
@@ -53,7 +53,7 @@ def load_gains(levels: str | Path, weights: Path, fingerprint: str | None) -> di
         return None
     if gains is None:
         print(f"SLER-IR Studio: not using {path}: measured with other weights (rebuild it with: python -m "
-              f"analysis.levels --images 12 --weights {weights} --out {path.with_suffix('.md')})", file=sys.stderr)
+              f"lab.levels --images 12 --weights {weights} --out {path.with_suffix('.md')})", file=sys.stderr)
     return gains
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, TypeError, RuntimeError) as e:  # e.g. a wrongly typed config.json value
         sys.exit(f"SLER-IR Studio: cannot load the weights in {weights}: {type(e).__name__}: "
                  f"{(str(e).splitlines() or [''])[0]}")
-    from analysis.embedding import weights_fingerprint
+    from slerir.checkpoint import weights_fingerprint
 
     fingerprint = weights_fingerprint(weights)  # hashed once: the bank and the gain table are matched by it
     bank = None

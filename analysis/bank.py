@@ -33,10 +33,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from slerir.checkpoint import weights_fingerprint
 from slerir.degradations import PARTIAL_MASKS, DegradationSpec, random_specs
 from slerir.data import load_clean_images, make_sample, resolve_root
 
-from .embedding import EmbeddingBank, fit_pca_basis, local_pixel_accuracy, normalize, pca_2d, weights_fingerprint
+from .embedding import EmbeddingBank, fit_pca_basis, local_pixel_accuracy, normalize, pca_2d
 from .routing import RoutingCollector, boundary_cells
 from .maps import downsample_labels
 from .util import jsonable

@@ -308,7 +308,7 @@ class EmbeddingBank:
         """Whether this bank's embeddings live in the same space as ``restorer``'s.
 
         Checks the embedding size, the classes, the prototypes and, when both are known, the
-        weights fingerprint (``weights_fingerprint``) stored at build time in
+        weights fingerprint (``slerir.checkpoint.weights_fingerprint``) stored at build time in
         ``meta["weights_sha256"]``. Returns (ok, reason)."""
         cfg = restorer.cfg
         if self.dim != cfg.embed_dim:
@@ -363,22 +363,6 @@ class EmbeddingBank:
         return cls(z=arr["z"], labels=arr["labels"], kinds=arr["kinds"], names=arr["names"], umap_xy=arr["umap_xy"],
                    prototypes=arr["prototypes"], proto_umap_xy=arr["proto_umap_xy"], classes=classes,
                    pca_basis=arr.get("pca_basis"), meta=side.get("meta", {}))
-
-
-def weights_fingerprint(path: str | Path) -> str | None:
-    """First 16 hex digits of the SHA-256 of a weights folder's ``model.safetensors`` (or of a
-    ``.safetensors`` file); None when there is no such file."""
-    import hashlib
-
-    p = Path(path)
-    f = p / "model.safetensors" if p.is_dir() else p
-    if not f.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(f, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def bank_from_embeddings(z: np.ndarray, labels: np.ndarray, kinds, names, prototypes: np.ndarray,

@@ -37,12 +37,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from slerir.checkpoint import weights_fingerprint
 from slerir.config import CLASSES
 
 from . import figures as F
 from . import maps as M
 from .embedding import (EmbeddingBank, alignment, bank_from_embeddings, nearest_prototype_accuracy, normalize,
-                        uniformity, weights_fingerprint)
+                        uniformity)
 from .routing import RoutingCollector, glgf_agreement
 from .util import jsonable
 

@@ -229,7 +229,7 @@ class Callbacks:
         max_pixels: size guard (images above it are refused with a clear message).
         tile: tile side for large images (``Restorer.restore(tile=...)``).
         gains: {kind: (lowest, highest)} PSNR gain in dB these weights measured on synthetic degradations
-            of that kind (``analysis.levels.kind_gains``), told with every restoration of the predicted
+            of that kind (``analysis.gains.kind_gains``), told with every restoration of the predicted
             kind; None: not told.
     """
 
@@ -363,7 +363,7 @@ class Callbacks:
                 if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
         sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))
         lines = [head]
-        if pred in self.gains:  # what these weights measurably do about this kind (analysis.levels)
+        if pred in self.gains:  # what these weights measurably do about this kind (analysis.gains)
             lo, hi = self.gains[pred]
             lines.append(f"On synthetic {pred} at five strengths (validation photos) these weights gain {lo:+.1f} to "
                          f"{hi:+.1f} dB PSNR" + (": expect the result to look much like the input." if hi < GAIN_VISIBLE_DB

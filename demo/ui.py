@@ -190,7 +190,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         model_card: Markdown for the About tab (None: a summary generated from the checkpoint).
         examples_dir: where the example PNGs are (``python -m demo.examples`` writes them).
         max_pixels: size guard; tile: tile side for large images.
-        gains: measured PSNR gain per kind of these weights (``analysis.levels.kind_gains``), told in
+        gains: measured PSNR gain per kind of these weights (``analysis.gains.kind_gains``), told in
             the restore summary; None: not told.
     """
     cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile, gains=gains)

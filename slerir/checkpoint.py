@@ -114,3 +114,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SL
             + " ".join(m.strip() for m in msg[:4])
         ) from e
     return model.to(device).eval(), meta
+
+
+def weights_sha256(path: str | Path) -> str | None:
+    """SHA-256 (64 hex digits) of a weights folder's ``model.safetensors`` (or of a ``.safetensors``
+    file); None when there is no such file."""
+    import hashlib
+
+    p = Path(path)
+    f = p / "model.safetensors" if p.is_dir() else p
+    if not f.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_fingerprint(path: str | Path) -> str | None:
+    """First 16 hex digits of :func:`weights_sha256`: the name by which the embedding bank, the eval
+    tables and the app's gain table record the weights they were made with; None when there is no file."""
+    full = weights_sha256(path)
+    return full[:16] if full else None

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from analysis.embedding import EmbeddingBank, weights_fingerprint
-from analysis.select import MIN_PASSTHROUGH, MIN_PASSTHROUGH_MEAN
-from slerir.checkpoint import load_model
+from analysis.embedding import EmbeddingBank
+from lab.select import MIN_PASSTHROUGH, MIN_PASSTHROUGH_MEAN
+from slerir.checkpoint import load_model, weights_fingerprint
 from slerir.inference import Restorer
 from slerir.metrics import psnr
 
@@ -28,10 +28,10 @@ def test_shipped_weights_and_bank_belong_together():
 
 def test_shipped_gain_table_was_measured_with_the_shipped_weights():
     # the app tells users what the weights gain per kind from this table (app.load_gains); shipping new
-    # weights without rerunning analysis.levels would silently drop that line
+    # weights without rerunning lab.levels would silently drop that line
     import json
 
-    from analysis.levels import kind_gains
+    from analysis.gains import kind_gains
     from slerir.degradations import KINDS
 
     table = json.loads((ASSETS / "eval" / "levels_restored.json").read_text())
@@ -48,7 +48,7 @@ def test_shipped_model_restores_shipped_noisy_example():
 
 def test_shipped_model_leaves_clean_photos_nearly_alone():
     # every clean example (studio shots with black areas, dim and bright scenes) comes back close to
-    # itself: over the five, at least 40 dB on average and none below 35 (analysis.select's floors).
+    # itself: over the five, at least 40 dB on average and none below 35 (lab.select's floors).
     # Stages 3 and 4 averaged 25 and the floors were 28 / 25 until stage 20 (46.20 / 38.84); stage 21b's
     # step 660 led on validation but gave clean_chelsea back at 25.7 dB, a change anyone can see.
     r = Restorer.from_pretrained(ASSETS / "weights")

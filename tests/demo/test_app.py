@@ -393,7 +393,7 @@ def test_restore_summary_tells_the_measured_gain_of_the_predicted_kind(weights, 
     import json
 
     import app as app_module
-    from analysis.embedding import weights_fingerprint
+    from slerir.checkpoint import weights_fingerprint
     from demo.callbacks import Callbacks
 
     img = np.random.default_rng(2).random((40, 56, 3), dtype=np.float32)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from slerir.checkpoint import CheckpointError, load_model, read_config, save_weights
+from slerir.checkpoint import CheckpointError, load_model, read_config, save_weights, weights_fingerprint, weights_sha256
 from slerir.inference import Restorer
 from tests.conftest import TEST_CFG, make_model
 
@@ -115,3 +115,14 @@ def test_saved_weights_are_readable_and_leave_no_temporary_files(tmp_path):
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
     _, meta = load_model(out)
     assert meta["step"] == 2
+
+
+def test_fingerprint_names_the_tensors_file(tmp_path, weights_dir):
+    import hashlib
+
+    full = hashlib.sha256((weights_dir / "model.safetensors").read_bytes()).hexdigest()
+    assert weights_sha256(weights_dir) == weights_sha256(weights_dir / "model.safetensors") == full
+    assert weights_fingerprint(weights_dir) == full[:16]
+    other = save_weights(make_model(seed=1), tmp_path / "other")
+    assert weights_fingerprint(other) != weights_fingerprint(weights_dir)
+    assert weights_fingerprint(tmp_path / "none") is None and weights_sha256(tmp_path) is None

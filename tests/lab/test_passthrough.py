@@ -1,8 +1,8 @@
-"""analysis.passthrough: PSNR of restored clean photos against themselves."""
+"""lab.passthrough: PSNR of restored clean photos against themselves."""
 import numpy as np
 from PIL import Image
 
-from analysis import passthrough as P
+from lab import passthrough as P
 
 
 def test_table_and_cli(tmp_path, tiny_weights):

@@ -1,6 +1,6 @@
 """How much a model changes photos that need no restoration.
 
-    python -m analysis.passthrough --weights assets/weights runs/tiny_five_stage4/best [--out FILE.md]
+    python -m lab.passthrough --weights assets/weights runs/tiny_five_stage4/best [--out FILE.md]
 
 Restores every ``clean_*.png`` of a folder (default: the shipped examples, generated from
 scikit-image's data, no benchmark image) and prints, per weights and image, the PSNR of the output
@@ -105,7 +105,7 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
         rows.append(f"| {name} | " + " | ".join(f"{res[w][name][0]:.2f} dB ({res[w][name][1]})" for w in res) + " |")
     rows.append("| **mean** | " + " | ".join(f"{np.mean([v[0] for v in res[w].values()]):.2f} dB" for w in res) + " |")
     note = ("\nPSNR of the restored photo against the input itself (a model that leaves a clean photo alone scores "
-            "high); in brackets the class the embedding chose. `python -m analysis.passthrough`.\n")
+            "high); in brackets the class the embedding chose. `python -m lab.passthrough`.\n")
     if stats_box is not None:
         y0, y1, x0, x1 = stats_box
         note += (f"Global statistics pooled over rows {y0}:{y1}, columns {x0}:{x1} of each photo only "
@@ -114,7 +114,7 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.passthrough", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lab.passthrough", description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="one or more weights folders")
     ap.add_argument("--images", default=str(DEFAULT_FOLDER), help="folder holding clean_*.png")
     ap.add_argument("--out", default=None, help="also write the table to this Markdown file")

@@ -1,10 +1,10 @@
 """Test the paper's three claims at our scale, with equal budgets.
 
-    python -m analysis.ablate train --steps 2500          # trains every variant (resumable)
-    python -m analysis.ablate table                       # evaluates them, table in docs/ablation/current
-    python -m analysis.ablate all                         # both
-    python -m analysis.ablate all --base v1               # on the first-version architecture
-    python -m analysis.ablate all --variants sler --seed 1  # a second seed: how large is chance?
+    python -m lab.ablate train --steps 2500          # trains every variant (resumable)
+    python -m lab.ablate table                       # evaluates them, table in docs/ablation/current
+    python -m lab.ablate all                         # both
+    python -m lab.ablate all --base v1               # on the first-version architecture
+    python -m lab.ablate all --variants sler --seed 1  # a second seed: how large is chance?
 
 Variants (``tiny`` preset, same data, steps, seed and loss weights; only the named switch differs):
 

@@ -1,4 +1,4 @@
-"""Local-cue shares per class (analysis.local)."""
+"""Local-cue shares per class (lab.local)."""
 from __future__ import annotations
 
 import re
@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from analysis.local import band_psnr, local_shares, main, parse_region, tone_fitted
+from lab.local import band_psnr, local_shares, main, parse_region, tone_fitted
 from slerir.config import CLASSES
 
 
@@ -103,7 +103,7 @@ def test_scaled_statistics_restore_as_usual_at_scale_one_and_differ_at_half(tmp_
     from slerir.imaging import save_png
     from slerir.inference import Restorer
 
-    from analysis.local import restore_scaled_stats
+    from lab.local import restore_scaled_stats
 
     r = Restorer.from_pretrained("assets/weights")
     rng = np.random.default_rng(3)

@@ -2,7 +2,7 @@
 writes the Markdown/JSON table with a row per variant and every column filled."""
 import json
 
-from analysis import ablate
+from lab import ablate
 from tests.conftest import TEST_MODEL_OVERRIDES
 
 

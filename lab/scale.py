@@ -3,7 +3,7 @@
 The model pools its global statistics (the global embedding and the per-channel conditioning) over the
 whole image it restores. Our training photos are 481x321; a video frame or a phone photo is several times
 larger and softer per pixel, and one diagnosis (README findings, stage 22) restored GoPro's ``Istanbul_1``
-better with the statistics pooled over a half-size copy. ``python -m analysis.scale --weights
+better with the statistics pooled over a half-size copy. ``python -m lab.scale --weights
 assets/weights --n 24 --sides 768,512 --out docs/stage23/scale.md`` asks the same of validation images
 (``slerir.data.val_set_large``: whole photos enlarged 2-3x, soft per pixel; 2x2 mosaics of four photos,
 crisp per pixel) under each policy:
@@ -41,8 +41,8 @@ def parse_policy(text: str) -> tuple[str, int | None]:
 
 def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
     """The (feature sum, count) global statistics of ``image`` (H, W, 3) under ``policy``."""
-    from analysis.local import scaled_stats
-    from analysis.passthrough import as_batch, padded_stats
+    from lab.local import scaled_stats
+    from lab.passthrough import as_batch, padded_stats
 
     kind, side = parse_policy(policy)
     longer = max(image.shape[:2])
@@ -58,7 +58,7 @@ def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
 def restore_with_policy(restorer, image: np.ndarray, policy: str) -> tuple[np.ndarray, str]:
     """Restore ``image`` (H, W, 3) in one pass with its global statistics pooled under ``policy``.
     Returns (image, predicted class)."""
-    from analysis.passthrough import restore_with_global_stats
+    from lab.passthrough import restore_with_global_stats
 
     return restore_with_global_stats(restorer, image, pooled_stats(restorer, image, policy))
 
@@ -115,7 +115,7 @@ def markdown(results: dict, policies: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.scale", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lab.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders (default assets/weights)")
     ap.add_argument("--n", type=int, default=24, help="images per set (cycling clean and each kind; default 24)")
     ap.add_argument("--sides", default="768,512", help="longer sides S of the side:S and mix:S policies (default 768,512)")
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        command = "python -m analysis.scale " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "python -m lab.scale " + " ".join(argv if argv is not None else sys.argv[1:])
         out.write_text(f"`{command}`\n\nPSNR (dB) single pass, and in brackets the share of images whose global class is "
                        f"their degradation. Policies: native = the image's own statistics; side:S = pooled over a copy "
                        f"downscaled to a longer side of S px; mix:S = the mean of the two.\n\n{text}")

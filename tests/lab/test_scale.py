@@ -1,11 +1,11 @@
-"""Global statistics pooled at another scale (analysis.scale)."""
+"""Global statistics pooled at another scale (lab.scale)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from analysis.local import restore_scaled_stats
-from analysis.scale import main, markdown, parse_policy, pooled_stats, restore_with_policy, scale_results
+from lab.local import restore_scaled_stats
+from lab.scale import main, markdown, parse_policy, pooled_stats, restore_with_policy, scale_results
 from slerir.config import CLASSES
 
 
@@ -32,7 +32,7 @@ def test_side_policy_pools_a_downscaled_copy_and_leaves_small_images_alone(resto
     np.testing.assert_array_equal(small_enough, native)
     side, _ = restore_with_policy(restorer, img, "side:80")
     assert np.abs(side - native).max() > 1e-4  # other statistics, another restoration
-    same, _ = restore_scaled_stats(restorer, img, 0.5)  # the diagnosis of analysis.local, by factor
+    same, _ = restore_scaled_stats(restorer, img, 0.5)  # the diagnosis of lab.local, by factor
     np.testing.assert_allclose(side, same, atol=1e-5)
 
 

@@ -1,10 +1,10 @@
-"""analysis.select: the shipping rule (best validation score among weights passing the clean-photo check)."""
+"""lab.select: the shipping rule (best validation score among weights passing the clean-photo check)."""
 import json
 
 import numpy as np
 from PIL import Image
 
-from analysis import select as S
+from lab import select as S
 
 
 def _row(name, score, **cats):

@@ -2,15 +2,16 @@
 kind and strength, beside the input PSNR of the benchmarks, so a training mixture can be checked
 against the levels the model will meet.
 
-    python -m analysis.levels                       # 8 validation images, strengths 0..1 in quarters
-    python -m analysis.levels --images 32 --out docs/levels.md
-    python -m analysis.levels --images 12 --weights assets/weights --out docs/stage26/levels_restored.md
+    python -m lab.levels                       # 8 validation images, strengths 0..1 in quarters
+    python -m lab.levels --images 32 --out docs/levels.md
+    python -m lab.levels --images 12 --weights assets/weights --out assets/eval/levels_restored.md
 
 With ``--weights``, each weights folder also restores every degraded image (``slerir.inference.Restorer``,
 single pass): the restored PSNR per kind and strength beside the degraded one, and motion blur by
 trajectory length (``BLUR_LENGTHS``), so one sees which degradations, and how strong, a model undoes.
-The JSON records each folder's ``weights_fingerprint``; the app reads ``assets/eval/levels_restored.json``
-(:func:`kind_gains`) to tell a user what the loaded weights gain on the kind it predicts.
+The JSON records each folder's ``slerir.checkpoint.weights_fingerprint``; the app reads
+``assets/eval/levels_restored.json`` (``analysis.gains.kind_gains``) to tell a user what the loaded weights
+gain on the kind it predicts.
 
 Noise strength maps linearly onto sigma 5..55 (uint8 units); the benchmark column for noise is
 CBSD68 at sigma 25. Only the validation split of the training images is degraded; the benchmark
@@ -93,19 +94,6 @@ def restored_markdown(weights: str, table: dict, strengths=STRENGTHS, lengths=BL
     lines += ["", "Motion blur by trajectory length: " + ", ".join(
         f"{L:g} px {dr[0]:.2f} -> {cell(dr)}" for L, dr in zip(lengths, table["blur_length"]["motion"])) + "."]
     return "\n".join(lines) + "\n"
-
-
-def kind_gains(levels: dict, fingerprint: str | None) -> dict[str, tuple[float, float]] | None:
-    """From an ``analysis.levels --weights ... --out`` JSON (``levels``): the restored-minus-degraded PSNR
-    range (dB, over the strengths) per kind of the weights whose ``weights_fingerprint`` is
-    ``fingerprint``; None when no weights there have it (the table was measured with other weights)."""
-    if not fingerprint:
-        return None
-    for w, fp in (levels.get("fingerprints") or {}).items():
-        if fp == fingerprint and w in levels.get("restored", {}):
-            by_kind = levels["restored"][w]["strength"]
-            return {k: (min(r - d for d, r in v), max(r - d for d, r in v)) for k, v in by_kind.items()}
-    return None
 
 
 def faint_levels(images: list[np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
@@ -198,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     wide = wide_rain_levels(images)
     bench = benchmark_inputs(a.data_root, a.bench_limit)
     md = to_markdown(table, bench, len(images), faint=faint, wide=wide)
-    from analysis.embedding import weights_fingerprint
+    from slerir.checkpoint import weights_fingerprint
 
     fingerprints = {w: weights_fingerprint(w) for w in restorers}  # the app matches its weights by these
     if restorers:

@@ -1,10 +1,10 @@
 """Choose the weights to ship: the best validation score among weights that pass the clean-photo check.
 
-    python -m analysis.select --weights runs/tiny_five_stage8/val_weights/* --profile scene --n 96 \\
+    python -m lab.select --weights runs/tiny_five_stage8/val_weights/* --profile scene --n 96 \\
         --floor-vs assets/weights --out docs/stage8/selection.md
 
 For every weights folder it runs the validation (``slerir.validate.compare``: the validation split of
-the training images, never a test set) and the clean-photo passthrough (``analysis.passthrough``: the
+the training images, never a test set) and the clean-photo passthrough (``lab.passthrough``: the
 shipped ``clean_*.png`` examples, restored and compared with themselves). A folder is eligible when
 
 - its passthrough is at least ``--min-passthrough`` dB on every photo and ``--min-passthrough-mean``
@@ -79,7 +79,7 @@ def to_markdown(result: dict) -> str:
                                         f"{min(pt.values()):.2f} / {sum(pt.values()) / len(pt):.2f}", mark]) + " |")
     lines.append("")
     lines.append("Chosen: " + (f"`{rows[result['chosen']]['weights']}`" if result["chosen"] is not None
-                               else "none (no weights passed)") + ". `python -m analysis.select`.")
+                               else "none (no weights passed)") + ". `python -m lab.select`.")
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +87,7 @@ def select(weights: Sequence[str], profile: str = "scene", n: int = 96, referenc
            floor_db: float = FLOOR_DB, min_worst: float = MIN_PASSTHROUGH, min_mean: float = MIN_PASSTHROUGH_MEAN,
            images: str | Path | None = None, root: str | None = None) -> dict:
     """Validation, passthrough and the choice for ``weights`` (``reference`` is validated too)."""
-    from analysis.passthrough import DEFAULT_FOLDER, passthrough_table
+    from lab.passthrough import DEFAULT_FOLDER, passthrough_table
     from slerir.validate import compare
 
     names = list(dict.fromkeys(str(w) for w in weights))
@@ -107,7 +107,7 @@ def select(weights: Sequence[str], profile: str = "scene", n: int = 96, referenc
 def main(argv: Sequence[str] | None = None) -> int:
     from slerir.data import VAL_PROFILES
 
-    ap = argparse.ArgumentParser(prog="python -m analysis.select", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lab.select", description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", nargs="+", required=True, help="candidate weights folders")
     ap.add_argument("--profile", choices=VAL_PROFILES, default="scene")
     ap.add_argument("--n", type=int, default=96, help="validation samples (categories cycle)")

@@ -1,9 +1,9 @@
-"""analysis.levels: PSNR of each synthetic degradation by strength."""
+"""lab.levels: PSNR of each synthetic degradation by strength."""
 import json
 
 import pytest
 
-from analysis import levels
+from lab import levels
 from slerir.degradations import KINDS
 
 
@@ -65,16 +65,17 @@ def test_levels_with_weights_adds_a_restored_table(tmp_path, data_root, tiny_wei
         assert [p[0] for p in table["strength"][kind]] == pytest.approx(res["psnr"][kind], abs=1e-9)
         assert all(0 < p[1] < 100 for p in table["strength"][kind])
     assert len(table["blur_length"]["motion"]) == len(levels.BLUR_LENGTHS) == len(res["blur_lengths"])
-    from analysis.embedding import weights_fingerprint
+    from analysis.gains import kind_gains
+    from slerir.checkpoint import weights_fingerprint
 
     fp = weights_fingerprint(tiny_weights)
     assert res["fingerprints"] == {str(tiny_weights): fp}
-    gains = levels.kind_gains(res, fp)  # per kind: the lowest and highest gain over the strengths
+    gains = kind_gains(res, fp)  # per kind: the lowest and highest gain over the strengths
     assert set(gains) == set(KINDS)
     for kind, (lo, hi) in gains.items():
         diffs = [r - d for d, r in table["strength"][kind]]
         assert (lo, hi) == (min(diffs), max(diffs))
-    assert levels.kind_gains(res, "0" * 16) is None and levels.kind_gains(res, None) is None  # other / unknown weights
+    assert kind_gains(res, "0" * 16) is None and kind_gains(res, None) is None  # other / unknown weights
     md = out.read_text()
     assert f"Restored by `{tiny_weights}`" in md and "Motion blur by trajectory length: 5 px" in md
     assert levels.main(["--images", "1", "--data-root", str(data_root), "--weights", str(tmp_path / "nope")]) == 2

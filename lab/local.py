@@ -1,6 +1,6 @@
 """Where the local embedding puts an image: per-class shares of its local cue, beside the global one.
 
-``python -m analysis.local photo.png --target sharp.png --weights assets/weights runs/x/weights`` prints,
+``python -m lab.local photo.png --target sharp.png --weights assets/weights runs/x/weights`` prints,
 for each weights folder, the global class probabilities, the share of local cells whose nearest
 prototype is each class (over the whole image and, with ``--region``, inside a window of it), the
 mean GLGF global share alpha, and with ``--target`` the PSNR of the input and of the single-pass
@@ -89,7 +89,7 @@ def scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple:
     padded as the restorer pads an image of that size."""
     import torch.nn.functional as F
 
-    from analysis.passthrough import as_batch, padded_stats
+    from lab.passthrough import as_batch, padded_stats
 
     check_stats_scale(scale)
     h, w = image.shape[:2]
@@ -102,7 +102,7 @@ def scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple:
 def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
     """Restore ``image`` (H, W, 3) in one pass with the global statistics pooled over a copy resized by
     ``scale`` (:func:`scaled_stats`) instead of the image itself. Returns (image, predicted class)."""
-    from analysis.passthrough import restore_with_global_stats
+    from lab.passthrough import restore_with_global_stats
 
     return restore_with_global_stats(restorer, image, scaled_stats(restorer, image, scale))
 
@@ -135,7 +135,7 @@ def describe(restorer, image: np.ndarray, target: np.ndarray | None = None,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.local", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lab.local", description=__doc__.split("\n\n")[0])
     ap.add_argument("image", help="degraded image (PNG, JPEG, ...)")
     ap.add_argument("--target", help="its clean reference, for PSNR (same size)")
     ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders (default assets/weights)")

@@ -1,0 +1,10 @@
+"""The lab: model-selection and diagnosis tools of SLER-IR (not part of the product).
+
+``levels`` (how strong each synthetic degradation is, and what weights gain on it), ``passthrough``
+(clean photos through the model), ``select`` (the shipping rule over validation weights), ``scale`` and
+``local`` (global statistics pooled at another scale, local cues), ``ablate`` (the ablation table).
+Each is a command line: ``python -m lab.<tool> --help``.
+
+lab may import ``slerir`` and ``analysis``; nothing imports lab (not ``slerir``, ``analysis``, ``demo``
+nor ``app.py``): the app ships without it.
+"""
