@@ -113,6 +113,11 @@ class DegradationSpec:
             (Rain100L's): the default streaks are at most 35 px long, 25 degrees off vertical and thin.
             The density drawn from ``strength`` shrinks by the mean default length over the drawn one (the
             same px of streak in fewer, longer streaks); an explicit ``density`` stays as given.
+        real: noise, rain and lowlight only: the degradation as cameras and weather make it
+            (``slerir.camera``): noise from a camera pipeline (Poisson-Gaussian in linear light,
+            demosaic-correlated, 8-bit; ``strength`` 0 = daylight ~42 dB .. 1 = dim smartphone ~18 dB),
+            rain in 2-3 depth layers with a veil, low light as a dark capture with a spatially varying
+            exposure and high-ISO sensor noise. ``sigma``, ``density`` and ``wide`` do not apply.
     """
 
     kind: str
@@ -126,6 +131,7 @@ class DegradationSpec:
     density: float | None = None
     beta: float | None = None
     wide: bool = False
+    real: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -150,6 +156,9 @@ class DegradationSpec:
                              "is only meaningful for kind='rain'")
         if self.wide and self.kind != "rain":
             raise ValueError("wide is only meaningful for kind='rain'")
+        if self.real and (self.kind not in ("noise", "rain", "lowlight") or self.sigma is not None
+                          or self.density is not None or self.wide):
+            raise ValueError("real is only meaningful for kind='noise', 'rain' or 'lowlight' (without sigma, density, wide)")
         if self.beta is not None and (self.kind != "haze" or not HAZE_MIN_BETA <= self.beta <= HAZE_BETA[1]):
             raise ValueError(f"beta ({HAZE_MIN_BETA:g}..{HAZE_BETA[1]:g}) is only meaningful for kind='haze'")
 
@@ -558,6 +567,16 @@ def add_lowlight(img: np.ndarray, strength: float | None = None, rng: Any = None
 # composition
 
 
+def _apply_real(kind: str, img: np.ndarray, strength: float | None, rng: np.random.Generator):
+    """``DegradationSpec(real=True)``: the camera/weather version of ``kind`` (``slerir.camera``)."""
+    from slerir import camera
+
+    s = _strength(strength, rng)
+    fn = {"noise": camera.camera_noise, "rain": camera.real_rain, "lowlight": camera.night}[kind]
+    out, p = fn(img, s, rng)
+    return out, {**p, "real": True}
+
+
 def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
             seed: int | Sequence[int] | np.random.Generator) -> DegradationResult:
     """Apply ``specs`` in order, each through its spatial mask: ``I = I (1 - m) + D(I) m``.
@@ -594,7 +613,10 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
             covered = covered + m
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying, "linear": sp.linear},
               "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density, "wide": sp.wide}}.get(sp.kind, {})
-        out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
+        if sp.real:
+            out, p = _apply_real(sp.kind, x, sp.strength, rng)
+        else:
+            out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:
             x = out
             cls[:] = sp.class_id

@@ -1,0 +1,154 @@
+"""Does the routing decide? Per routed layer: the median top-1 weight, expert-kind NMI, and the split
+of two-region composites (issue #30's routing targets; the model card's routing table).
+
+    python -m lab.routing_check --weights assets/weights --out docs/routing_check.md
+
+Images: ``--images`` validation photos (CBSD432 val split, never a test set), centre-cropped to
+``--side`` px, each degraded with every kind at a mid strength (plus the clean photo), and composites
+whose left half carries one kind and right half another (noise | haze, rain | low light, noise | rain,
+haze | blur), made by degrading the whole photo twice and joining the halves.
+
+Per layer:
+    top1      median over cells (all single-kind images) of the largest routing weight: 0.5 under
+              top-2 is a tie, 1.0 a single expert.
+    nmi       NMI between each cell's top expert and the image's kind (``analysis.routing.nmi``).
+    split     composites whose two halves (a quarter of the width next to the seam left out) have
+              different majority top experts, out of all composites.
+Targets (issue #30): top1 >= 0.75 in at least 6 of the 9 layers; mean NMI >= 0.5; at least 4 layers
+split at least 3 of 4 composites (``split >= 0.75``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+KIND_STRENGTH = 0.5
+COMPOSITES = (("noise", "haze"), ("rain", "lowlight"), ("noise", "rain"), ("haze", "blur"))
+
+
+def _crop(img: np.ndarray, side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(side, h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return img[y:y + s, x:x + s]
+
+
+def probe_images(photos: list[np.ndarray], seed: int = 0) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str, str]]]:
+    """Single-kind images [(float image, kind)] and composites [(image, left kind, right kind)]."""
+    from slerir.degradations import KINDS, DegradationSpec, degrade
+
+    singles, comps = [], []
+    for i, ph in enumerate(photos):
+        singles.append((ph.astype(np.float32) / 255.0, "clean"))
+        full = {}
+        for j, kind in enumerate(KINDS):
+            full[kind] = degrade(ph, [DegradationSpec(kind, strength=KIND_STRENGTH)], seed=[seed, i, j]).image
+            singles.append((full[kind], kind))
+        w = ph.shape[1]
+        for a, b in COMPOSITES:
+            comps.append((np.concatenate([full[a][:, : w // 2], full[b][:, w // 2:]], axis=1), a, b))
+    return singles, comps
+
+
+def layer_stats(restorer, singles, comps) -> list[dict]:
+    """Per routed layer: name, level, top1, nmi, split (see the module docstring)."""
+    from analysis.routing import nmi
+
+    classes = restorer.classes
+    per_layer: dict[str, dict] = {}
+    for img, kind in singles:
+        res = restorer.restore(img, capture=True)
+        for lm in res.routing:
+            d = per_layer.setdefault(lm.name, {"name": lm.name, "level": lm.level, "top1": [], "chosen": [], "kind": [], "splits": []})
+            d["top1"].append(lm.weights.max(0).ravel())
+            d["chosen"].append(lm.expert_map.ravel())
+            d["kind"].append(np.full(lm.expert_map.size, classes.index(kind)))
+    for img, _, _ in comps:
+        res = restorer.restore(img, capture=True)
+        for lm in res.routing:
+            em = lm.expert_map
+            w = em.shape[1]
+            q = max(1, w // 8)  # leave out a quarter of the width around the seam
+            left, right = em[:, : w // 2 - q].ravel(), em[:, w // 2 + q:].ravel()
+            e = lm.weights.shape[0]
+            per_layer[lm.name]["splits"].append(int(np.bincount(left, minlength=e).argmax() != np.bincount(right, minlength=e).argmax()))
+    rows = []
+    for d in per_layer.values():
+        rows.append({"name": d["name"], "level": int(d["level"]),
+                     "top1": float(np.median(np.concatenate(d["top1"]))),
+                     "nmi": float(nmi(np.concatenate(d["chosen"]), np.concatenate(d["kind"]))),
+                     "split": float(np.mean(d["splits"])) if d["splits"] else float("nan")})
+    return rows
+
+
+def targets(rows: list[dict]) -> dict:
+    decisive = sum(r["top1"] >= 0.75 for r in rows)
+    split = sum(r["split"] >= 0.75 for r in rows)
+    mean_nmi = float(np.mean([r["nmi"] for r in rows]))
+    return {"decisive_layers": int(decisive), "mean_nmi": mean_nmi, "split_layers": int(split),
+            "met": bool(decisive >= 6 and mean_nmi >= 0.5 and split >= 4)}
+
+
+def to_markdown(results: dict) -> str:
+    lines = [f"# Routing check: `{results['command']}`", ""]
+    for w, r in results["weights"].items():
+        t = r["targets"]
+        lines += [f"## {w}", "",
+                  f"{r['images']} photos x {len(r['kinds'])} kinds (strength {KIND_STRENGTH}) and {r['composites']} composites, "
+                  f"{r['side']} px. Decisive layers (top1 >= 0.75): {t['decisive_layers']} of {len(r['layers'])}; "
+                  f"mean NMI {t['mean_nmi']:.3f}; layers splitting >= 3 of 4 composites: {t['split_layers']}; "
+                  f"targets {'met' if t['met'] else 'NOT met'}.", "",
+                  "| layer | level | median top-1 weight | NMI expert-kind | composite split |", "|---|---|---|---|---|"]
+        for row in r["layers"]:
+            lines.append(f"| {row['name']} | {row['level']} | {row['top1']:.3f} | {row['nmi']:.3f} | {row['split']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lab.routing_check", description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders")
+    ap.add_argument("--images", type=int, default=8, help="validation photos (CBSD432 val split)")
+    ap.add_argument("--side", type=int, default=192, help="centre crop side in px")
+    ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
+    ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
+    args = ap.parse_args(argv)
+    if args.images < 1 or args.side < 32:
+        print("error: --images must be >= 1 and --side >= 32", file=sys.stderr)
+        return 2
+    from slerir.checkpoint import CheckpointError
+    from slerir.data import load_clean_images
+    from slerir.inference import Restorer
+
+    try:
+        photos = [_crop(p, args.side) for p in load_clean_images(args.data_root, "val")[: args.images]]
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    singles, comps = probe_images(photos)
+    results = {"command": "python -m lab.routing_check " + " ".join(argv if argv is not None else sys.argv[1:]), "weights": {}}
+    for w in args.weights:
+        try:
+            restorer = Restorer.from_pretrained(w)
+        except (CheckpointError, FileNotFoundError) as e:
+            print(f"error: {w}: {e}", file=sys.stderr)
+            return 2
+        rows = layer_stats(restorer, singles, comps)
+        results["weights"][w] = {"layers": rows, "targets": targets(rows), "images": len(photos), "side": args.side,
+                                 "kinds": sorted({k for _, k in singles}), "composites": len(comps)}
+    md = to_markdown(results)
+    print(md)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

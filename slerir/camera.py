@@ -1,0 +1,192 @@
+"""Degradations as cameras and weather make them (ours; the v2 training recipe).
+
+The first recipe's degradations (``slerir.degradations``) are the benchmarks' synthetic ones: white
+Gaussian noise on sRGB values, thin additive rain streaks, an LOL-like tone curve. Photos that users
+upload differ: their noise comes from a sensor, their rain has depth and a veil, their dark shots
+are noisy, and every one went through JPEG. A model trained only on the benchmarks' versions calls
+most real noisy photos clean and leaves real rain in place (issue #30). This module adds:
+
+* :func:`camera_noise`: sensor noise as a camera pipeline makes it. sRGB -> linear light (inverse
+  gamma 2.2) -> white-balance gains undone -> Bayer mosaic -> Poisson-Gaussian noise with
+  variance ``a x + b`` per raw sample (``a``: shot noise, log-uniform over an ISO-like range;
+  ``log b`` tied to ``log a``, as measured for real sensors, with a jitter) -> bilinear demosaic
+  (the interpolation correlates the noise between neighbouring pixels and channels) -> gains
+  re-applied (red and blue noise grow) -> gamma -> 8 bits. Strength 0 is a good daylight photo
+  (about 40-45 dB), strength 1 a dim smartphone shot (about 20 dB, as SIDD's worst).
+* :func:`jpeg`: JPEG compression at a given quality (PIL, 4:2:0), as every shared photo has.
+* :func:`real_rain`: rain with depth: two or three streak layers (near: wide, long, soft and
+  bright; far: thin and dense), each blurred along its own depth, screen-blended over the scene,
+  and a veil of scattered light (rain accumulation) that lifts and greys the scene.
+* :func:`night`: a dark capture: exposure cut in linear light with a smooth spatial gain (a lamp,
+  a bright window, a backlit sky), then the sensor noise of a high ISO.
+
+All functions take and return float32 RGB (H, W, 3) in [0, 1] and draw only from the
+``np.random.Generator`` they are given, so a seed reproduces them bit for bit.
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+GAMMA = 2.2
+# Shot-noise coefficient a of var = a x + b in linear light, log-uniform over strength 0..1.
+# (A raw-noise model with log b = 2.18 log a + 1.2 + N(0, 0.26) fits real sensors well; Brooks et
+# al., "Unprocessing images", CVPR 2019. The range below spans daylight to dim indoor smartphones.)
+SHOT = (2e-4, 3e-2)
+READ_SLOPE, READ_OFFSET, READ_JITTER = 2.18, 1.2, 0.26
+WB_RED, WB_BLUE = (1.6, 2.4), (1.3, 2.0)  # white-balance gains a camera applies after the raw
+JPEG_QUALITY = (60, 95)
+
+
+def to_linear(img: np.ndarray) -> np.ndarray:
+    return np.power(np.clip(img, 0.0, 1.0), np.float32(GAMMA))
+
+
+def to_srgb(lin: np.ndarray) -> np.ndarray:
+    return np.power(np.clip(lin, 0.0, 1.0), np.float32(1.0 / GAMMA))
+
+
+def _lerp_log(r: tuple[float, float], s: float) -> float:
+    return float(math.exp(math.log(r[0]) + s * (math.log(r[1]) - math.log(r[0]))))
+
+
+def bayer_masks(h: int, w: int) -> np.ndarray:
+    """(H, W, 3) float32 0/1 masks of an RGGB Bayer pattern."""
+    m = np.zeros((h, w, 3), np.float32)
+    m[0::2, 0::2, 0] = 1
+    m[0::2, 1::2, 1] = 1
+    m[1::2, 0::2, 1] = 1
+    m[1::2, 1::2, 2] = 1
+    return m
+
+
+_K_RB = np.array([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]], np.float32)
+_K_G = np.array([[0.0, 0.25, 0.0], [0.25, 1.0, 0.25], [0.0, 0.25, 0.0]], np.float32)
+
+
+def demosaic(raw: np.ndarray) -> np.ndarray:
+    """Bilinear demosaic of an RGGB mosaic (H, W) -> (H, W, 3)."""
+    h, w = raw.shape
+    m = bayer_masks(h, w)
+    out = np.empty((h, w, 3), np.float32)
+    for c, k in ((0, _K_RB), (1, _K_G), (2, _K_RB)):
+        out[..., c] = ndimage.convolve(raw * m[..., c], k, mode="mirror")
+    return out
+
+
+def noise_params(strength: float, rng: np.random.Generator) -> dict[str, float]:
+    """Shot a and read b of the raw noise (var = a x + b in linear light) for ``strength`` in [0, 1]."""
+    a = _lerp_log(SHOT, float(strength))
+    log_b = READ_SLOPE * math.log(a) + READ_OFFSET + float(rng.normal(0.0, READ_JITTER))
+    return {"shot": a, "read": float(math.exp(log_b))}
+
+
+def camera_noise(img: np.ndarray, strength: float, rng: np.random.Generator,
+                 exposure: np.ndarray | float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Sensor noise of a camera pipeline over ``img`` (see the module docstring).
+
+    Args:
+        img: (H, W, 3) float32 sRGB in [0, 1]: the scene as the camera would render it noise-free.
+        strength: 0 (daylight, ISO ~100) .. 1 (dim indoor smartphone, ISO ~3200+).
+        exposure: a factor (or an (H, W, 1) map) on the linear light before the sensor; < 1 darkens
+            the capture (``night``), the noise then being that of fewer photons.
+    Returns:
+        the noisy sRGB image (8-bit quantised) and its parameters.
+    """
+    h, w = img.shape[:2]
+    p = noise_params(strength, rng)
+    gains = np.array([rng.uniform(*WB_RED), 1.0, rng.uniform(*WB_BLUE)], np.float32)
+    lin = to_linear(img) * np.asarray(exposure, np.float32)  # (H, W, 3) linear light at the sensor
+    raw = (lin / gains * bayer_masks(h, w)).sum(axis=2)  # the one colour each photosite records
+    var = np.maximum(raw, 0.0) * np.float32(p["shot"]) + np.float32(p["read"])
+    noise = np.sqrt(var) * rng.standard_normal((h, w), dtype=np.float32)
+    # the demosaic interpolates the noise like the signal (correlating neighbours and channels); the
+    # signal itself is kept at full resolution: real demosaicing keeps detail far better than bilinear
+    out = to_srgb(lin + demosaic(noise) * gains)
+    out = np.round(out * 255.0) / np.float32(255.0)
+    return out.astype(np.float32, copy=False), {**p, "wb": [float(g) for g in gains], "strength": float(strength)}
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG round trip at ``quality`` (PIL, 4:2:0 chroma subsampling)."""
+    u8 = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert("RGB"), np.float32) / np.float32(255.0)
+
+
+def _streak_layer(h: int, w: int, rng: np.random.Generator, density: float, length: float, width: float,
+                  angle: float, bright: float, blur: float) -> np.ndarray:
+    """(H, W) streak intensities: ``density`` streaks per px of ``length`` px at ``angle`` degrees from
+    vertical (+-3 per streak), Gaussian width ``width`` px, then a Gaussian ``blur`` (depth of field)."""
+    margin = int(length)
+    n = int(rng.poisson(density * (h + 2 * margin) * (w + 2 * margin)))
+    steps = int(math.ceil(length * 1.3)) + 1
+    cy, cx = rng.uniform(-margin, h + margin, n), rng.uniform(-margin, w + margin, n)
+    ln = length * rng.uniform(0.6, 1.4, n)
+    th = np.deg2rad(angle + rng.uniform(-3.0, 3.0, n))
+    br = bright * rng.uniform(0.4, 1.0, n)
+    t = np.linspace(-0.5, 0.5, steps)
+    taper = np.sqrt(np.sin(np.pi * (t + 0.5)))
+    ys = (cy[:, None] + t[None, :] * (ln * np.cos(th))[:, None]).ravel()
+    xs = (cx[:, None] + t[None, :] * (ln * np.sin(th))[:, None]).ravel()
+    wt = (br[:, None] * taper[None, :] * (ln / (steps - 1))[:, None]).ravel()
+    keep = (ys >= 0) & (ys < h - 1) & (xs >= 0) & (xs < w - 1)
+    ys, xs, wt = ys[keep], xs[keep], wt[keep]
+    layer = np.zeros((h, w), np.float32)
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    fy, fx = (ys - y0).astype(np.float32), (xs - x0).astype(np.float32)
+    for dy, dx, ww in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        np.add.at(layer, (y0 + dy, x0 + dx), wt * ww)
+    sig = math.hypot(width, blur)
+    peak = 1.0 / (0.9 * math.sqrt(2 * math.pi) * max(sig, 0.4))
+    return ndimage.gaussian_filter(layer, sig, mode="constant") * np.float32(peak)
+
+
+def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rain with depth over ``img``: 2-3 streak layers at one wind angle and a veil (see module docstring)."""
+    s = float(strength)
+    h, w = img.shape[:2]
+    angle = float(rng.uniform(-30.0, 30.0))
+    layers = []
+    n_layers = int(rng.integers(2, 4))
+    for i in range(n_layers):  # far (thin, dense, short) to near (wide, sparse, long, soft)
+        depth = i / max(1, n_layers - 1)
+        layers.append(_streak_layer(
+            h, w, rng,
+            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.01 * s) * (1.0 - 0.75 * depth),
+            length=float(rng.uniform(12, 30)) * (1 + 1.5 * depth),
+            width=float(rng.uniform(0.4, 0.8)) * (1 + 1.5 * depth),
+            angle=angle + float(rng.uniform(-4, 4)),
+            bright=float(rng.uniform(0.25, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.6 * s),
+            blur=float(rng.uniform(0.0, 0.6)) + 1.8 * depth * float(rng.random())))
+    streaks = np.clip(sum(layers), 0.0, 1.0)[:, :, None]
+    veil = float(rng.uniform(0.0, 0.12 + 0.2 * s))
+    air = np.float32(rng.uniform(0.7, 0.95))
+    scene = img * (1 - veil) + air * veil
+    out = 1.0 - (1.0 - scene) * (1.0 - streaks * np.float32(rng.uniform(0.8, 1.0)))  # screen blend
+    return np.clip(out, 0.0, 1.0).astype(np.float32), {"layers": n_layers, "angle_deg": angle, "veil": veil,
+                                                       "strength": s}
+
+
+def night(img: np.ndarray, strength: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """A dark capture of ``img``: exposure cut 2.5-50x in linear light (stronger with ``strength``),
+    with a smooth spatial gain up to 6x where a light source or a bright sky is, then high-ISO noise."""
+    from slerir.degradations import smooth_field
+
+    s = float(strength)
+    h, w = img.shape[:2]
+    cut = _lerp_log((0.4, 0.02), s)
+    spread = float(rng.uniform(0.0, math.log(6.0)))
+    gain = np.exp(spread * (smooth_field((h, w), rng, cells=int(rng.integers(2, 5))) - 1.0))[:, :, None]
+    exposure = (cut * gain).astype(np.float32)
+    iso = float(np.clip(0.45 + 0.55 * s + rng.uniform(-0.15, 0.1), 0.0, 1.0))
+    out, p = camera_noise(img, iso, rng, exposure=exposure)
+    return out, {**p, "exposure": cut, "gain_spread": spread}
