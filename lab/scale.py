@@ -2,9 +2,9 @@
 
 The model pools its global statistics (the global embedding and the per-channel conditioning) over the
 whole image it restores. Our training photos are 481x321; a video frame or a phone photo is several times
-larger and softer per pixel, and one diagnosis (README findings, stage 22) restored GoPro's ``Istanbul_1``
+larger and softer per pixel, and one diagnosis (docs/LOG.md) restored GoPro's ``Istanbul_1``
 better with the statistics pooled over a half-size copy. ``python -m lab.scale --weights
-assets/weights --n 24 --sides 768,512 --out docs/stage23/scale.md`` asks the same of validation images
+assets/weights --n 24 --sides 768,512 --out scale.md`` asks the same of validation images
 (``slerir.data.val_set_large``: whole photos enlarged 2-3x, soft per pixel; 2x2 mosaics of four photos,
 crisp per pixel) under each policy:
 

@@ -1,7 +1,7 @@
 """Choose the weights to ship: the best validation score among weights that pass the clean-photo check.
 
-    python -m lab.select --weights runs/tiny_five_stage8/val_weights/* --profile scene --n 96 \\
-        --floor-vs assets/weights --out docs/stage8/selection.md
+    python -m lab.select --weights runs/NAME/val_weights/* --profile scene --n 96 \\
+        --floor-vs assets/weights --out selection.md
 
 For every weights folder it runs the validation (``slerir.validate.compare``: the validation split of
 the training images, never a test set) and the clean-photo passthrough (``lab.passthrough``: the

@@ -18,6 +18,14 @@ Outputs in ``--out``:
     weights/           EMA weights of the latest step (safetensors + config.json)
     best/              EMA weights with the best validation PSNR
     val_weights/       with keep_val_weights: the EMA weights of every validation, step_NNNNNN/
+
+Warm start (``init_from``, fresh runs only): a weights folder or ``.safetensors`` file, or a checkpoint
+named by its content, ``"sha256:<hex>"`` (16 to 64 hex digits, a prefix of the SHA-256 of its
+``model.safetensors``; the first 16 are ``slerir.checkpoint.weights_fingerprint``). A recipe that
+continues from a checkpoint names it by hash, so a folder that now holds other weights cannot stand in
+for it: the trainer looks in ``assets/weights``, ``runs/*/weights``, ``runs/*/best`` and
+``runs/*/val_weights/*`` (relative to the working directory, plus ``$SLERIR_WEIGHTS`` when set), takes
+the folder whose hash matches and stops with an error naming the hash when none does.
 """
 from __future__ import annotations
 
@@ -101,7 +109,7 @@ class TrainConfig:
     out: str = "runs/default"
     amp: str = "none"  # "bf16" autocast on GPUs
     grad_checkpoint: bool = False
-    init_from: str | None = None  # weights folder: warm-start every tensor whose name and shape match
+    init_from: str | None = None  # weights folder or "sha256:<hex>" (resolve_init): warm-start every tensor whose name and shape match
 
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
@@ -111,6 +119,39 @@ class TrainConfig:
         if bad:
             raise SystemExit(f"{path}: unknown training options {bad}")
         return cls(**d)
+
+
+INIT_SEARCH = ("assets/weights", "runs/*/weights", "runs/*/best", "runs/*/val_weights/*")  # for "sha256:" init_from
+
+
+def resolve_init(ref: str, search: tuple[str, ...] | None = None) -> Path:
+    """The weights folder (or file) that ``init_from`` names: ``ref`` itself, or for ``"sha256:<hex>"``
+    the first folder of ``search`` (glob patterns relative to the working directory; default
+    :data:`INIT_SEARCH` plus ``$SLERIR_WEIGHTS``) whose ``model.safetensors`` has a SHA-256 starting with
+    ``<hex>``. Raises SystemExit when the hash is malformed or no folder matches."""
+    import glob
+    import re
+
+    if not ref.startswith("sha256:"):
+        return Path(ref)
+    want = ref[len("sha256:"):].lower()
+    if not re.fullmatch(r"[0-9a-f]{16,64}", want):
+        raise SystemExit(f"init_from {ref!r}: expected sha256: and 16 to 64 hex digits")
+    from .checkpoint import weights_sha256
+
+    if search is None:
+        search = INIT_SEARCH + ((os.environ["SLERIR_WEIGHTS"],) if os.environ.get("SLERIR_WEIGHTS") else ())
+    seen = []
+    for pattern in search:
+        for cand in sorted(glob.glob(pattern)):
+            full = weights_sha256(cand)
+            if full is not None:
+                seen.append(cand)
+                if full.startswith(want):
+                    return Path(cand)
+    raise SystemExit(f"init_from {ref!r}: no checkpoint with that hash in {', '.join(search)} "
+                     f"({len(seen)} weights folders looked at). Put the weights (model.safetensors + config.json) "
+                     "in one of those folders, e.g. runs/NAME/weights, or pass init_from a path.")
 
 
 def lr_at(step: int, tc: TrainConfig) -> float:
@@ -258,7 +299,7 @@ class Trainer:
         if resume and (self.out / "state.pt").exists():
             self._load_state(self.out / "state.pt")
         elif tc.init_from:
-            self._warm_start(Path(tc.init_from))
+            self._warm_start(resolve_init(tc.init_from))
 
     def _warm_start(self, path: Path) -> None:
         """Copy every tensor of a weights folder whose name and shape match (fresh runs only).

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -187,6 +188,31 @@ def test_warm_start_copies_matching_tensors_and_keeps_new_ones(tmp_path, data_ro
     conds = [k for k in own if ".cond." in k]
     assert conds and all(float(own[k].abs().sum()) == 0.0 for k in conds)  # new: still zero-initialised
     assert tr.step == 0
+
+
+def test_init_from_names_a_checkpoint_by_content_hash(tmp_path, monkeypatch, weights_dir):
+    import shutil
+
+    from slerir.checkpoint import save_weights, weights_sha256
+    from slerir.train import resolve_init
+    from tests.conftest import make_model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLERIR_WEIGHTS", raising=False)
+    save_weights(make_model(seed=3), tmp_path / "runs" / "a" / "weights")  # another model, looked at first
+    shutil.copytree(weights_dir, tmp_path / "runs" / "b" / "best")
+    full = weights_sha256(weights_dir)
+    assert resolve_init("sha256:" + full) == resolve_init("sha256:" + full[:16].upper()) == Path("runs/b/best")
+    assert resolve_init("runs/a/weights") == Path("runs/a/weights")  # a path stays a path
+    with pytest.raises(SystemExit, match="no checkpoint with that hash"):
+        resolve_init("sha256:" + "0" * 64)
+    with pytest.raises(SystemExit, match="16 to 64 hex digits"):
+        resolve_init("sha256:" + full[:8])
+    monkeypatch.setenv("SLERIR_WEIGHTS", str(weights_dir))  # found beside the runs, where the env var points
+    shutil.rmtree(tmp_path / "runs" / "b")
+    assert resolve_init("sha256:" + full) == weights_dir
+    with pytest.raises(SystemExit):  # only where it is told to look
+        resolve_init("sha256:" + full, search=("runs/*/weights",))
 
 
 def test_stats_context_trains_with_the_wider_view(tmp_path, data_root):
