@@ -82,7 +82,7 @@ def test_library(name, corpus, corpus_dir, demo_restorer):
     else:
         assert res.ok, res.text
         out = res.value.image
-        assert out.shape == case.shape and np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+        assert out.shape == case.shape and np.isfinite(out).all()
 
 
 def test_size_guard_refuses_before_decoding(corpus_dir, demo_restorer, served):

@@ -106,7 +106,6 @@ def test_cbm3d_improves_noisy_crop():
     _, fn = BL.baseline_for("cbsd68_25")
     out = fn(lq)
     assert out.dtype == np.float32 and out.shape == lq.shape
-    assert 0.0 <= out.min() and out.max() <= 1.0
     assert psnr(out, gt) > psnr(lq, gt) + 3.0
 
 
@@ -126,6 +125,5 @@ def test_wiener_deblur_known_gaussian_blur():
     blurred = gaussian_filter(gt, sigma=(1.0, 1.0, 0), mode="reflect").astype(np.float32)
     out = BL.wiener_deblur(blurred)
     assert out.dtype == np.float32 and out.shape == gt.shape
-    assert 0.0 <= out.min() and out.max() <= 1.0
     assert np.array_equal(out, BL.wiener_deblur(blurred))  # seeded: deterministic
     assert psnr(out, gt) > psnr(blurred, gt)

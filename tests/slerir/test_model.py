@@ -58,7 +58,7 @@ def test_each_expert_and_router_gets_gradient_with_topk():
         assert r.keys.grad is not None and r.keys.grad.abs().sum() > 0, f"router {name} got no gradient"
 
 
-def test_embeddings_unit_norm_alpha_in_range_and_routing_is_topk():
+def test_embeddings_unit_norm_and_routing_is_topk():
     torch.manual_seed(0)
     model = _activate(SLERIR(SMALL)).eval()
     x = torch.rand(2, 3, 64, 48)
@@ -67,11 +67,9 @@ def test_embeddings_unit_norm_alpha_in_range_and_routing_is_topk():
     assert torch.allclose(e.global_.norm(dim=1), torch.ones(2), atol=1e-5)
     assert torch.allclose(e.local.norm(dim=1), torch.ones_like(e.local[:, 0]), atol=1e-5)
     assert torch.allclose(e.fused.norm(dim=1), torch.ones_like(e.fused[:, 0]), atol=1e-5)
-    assert (e.alpha >= 0).all() and (e.alpha <= 1).all()
     assert len(out.routing) == len(model.layer_names)
     for r in out.routing:
         assert r.weights.shape[1] == SMALL.num_experts
-        assert (r.weights >= 0).all()
         assert torch.allclose(r.weights.sum(1), torch.ones_like(r.weights[:, 0]), atol=1e-5)
         assert ((r.weights > 0).sum(1) == 2).all(), r.name
         chosen = torch.zeros_like(r.weights, dtype=torch.bool).scatter(1, r.topk, True)
