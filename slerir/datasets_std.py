@@ -61,7 +61,7 @@ import torch
 from PIL import Image
 
 from slerir.config import CLASSES
-from slerir.data import BLUR_MARGIN, NUM_CLASSES, make_sample
+from slerir.data import BLUR_MARGIN, NUM_CLASSES, collate, make_sample
 from slerir.degradations import BENCHMARK_SIGMAS, DegradationSpec, degrade, random_specs, resolve_tasks
 
 DEFAULT_STD_ROOT = Path("data") / "allinone"
@@ -605,16 +605,7 @@ class StandardSampler:
     # -- batches ------------------------------------------------------------------------------
     def _make_batch(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.rank, int(step)])
-        samples = [self.sample(rng) for _ in range(self.batch_size)]
-        lq = np.stack([s["lq"] for s in samples]).transpose(0, 3, 1, 2)
-        gt = np.stack([s["gt"] for s in samples]).transpose(0, 3, 1, 2)
-        return {
-            "lq": torch.from_numpy(np.ascontiguousarray(lq, dtype=np.float32)),
-            "gt": torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32)),
-            "mask": torch.from_numpy(np.stack([s["mask"] for s in samples]).astype(np.int64, copy=False)),
-            "label": torch.tensor([s["label"] for s in samples], dtype=torch.int64),
-            "frac": torch.from_numpy(np.stack([s["frac"] for s in samples]).astype(np.float32, copy=False)),
-        }
+        return collate([self.sample(rng) for _ in range(self.batch_size)])
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """The batch at ``step``, laid out like ``TrainSampler.batch``:
@@ -704,12 +695,7 @@ def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return r, w
 
 
-SYNTHETIC_ONLY_OPTIONS = ("task_weights", "light_rain_share", "long_blur_share", "light_haze_share", "dark_share",
-                          "scene_haze_share", "varying_blur_share", "defocus_share",
-                          "shadow_share", "partial_share", "faint_rain_share",
-                          "faint_haze_share", "flat_blur_share", "flat_rain_share", "linear_blur_share",
-                          "pale_share", "pale_blur_share", "wide_rain_share",
-                          "zoom_share", "zoom_only")  # TrainConfig fields, each a TrainSampler argument of that name
+SYNTHETIC_ONLY_OPTIONS = ("task_weights", "recipe")  # TrainConfig fields, each a TrainSampler argument of that name
 
 
 def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None):
@@ -742,8 +728,8 @@ def make_sampler(tc: Any, rank: int | None = None, world_size: int | None = None
 
     return TrainSampler(root=tc.data_root, tasks=tc.tasks, patch=tc.patch, batch=tc.batch, mixed_share=tc.mixed_share,
                         clean_share=tc.clean_share, split="train", seed=tc.seed, rank=rank, world_size=world_size,
-                        context=getattr(tc, "stats_context", 1),
-                        **{k: getattr(tc, k, None if k == "task_weights" else 0.0) for k in SYNTHETIC_ONLY_OPTIONS})
+                        context=getattr(tc, "stats_context", 1), task_weights=getattr(tc, "task_weights", None),
+                        recipe=getattr(tc, "recipe", None))
 
 
 def make_val_set(tc: Any) -> list[dict[str, Any]]:

@@ -68,26 +68,8 @@ class TrainConfig:
     mixed_share: float = 0.3
     clean_share: float = 0.05
     task_weights: dict | None = None  # relative draw weight per kind, e.g. {"noise": 2, "rain": 2}
-    light_rain_share: float = 0.0  # share of rain samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
-    faint_rain_share: float = 0.0  # share of rain samples drawn as drizzle (below strength 0; slerir.data.TrainSampler)
-    faint_haze_share: float = 0.0  # share of haze samples drawn as thin haze (below strength 0; slerir.data.TrainSampler)
-    long_blur_share: float = 0.0  # share of blur samples with a 25..50 px motion trajectory (slerir.data.TrainSampler)
-    dark_share: float = 0.0  # share of samples (no low light) on a gamma-darkened clean crop (slerir.data.TrainSampler)
-    light_haze_share: float = 0.0  # share of haze samples drawn light (strength 0..0.25; slerir.data.TrainSampler)
-    scene_haze_share: float = 0.0  # share of haze samples with scene depth and a wider context (slerir.data.TrainSampler)
-    varying_blur_share: float = 0.0  # share of long-blur samples whose blur varies over the patch (slerir.data.TrainSampler)
-    defocus_share: float = 0.0  # share of samples whose clean crop has an out-of-focus region (slerir.data.TrainSampler)
+    recipe: list = field(default_factory=list)  # augmentations drawn per sample: [{"aug": name, "share": x, ...}] (slerir.data.augment)
     stats_context: int = 1  # k > 1: the global statistics pool a degraded crop k patches wide around each patch
-    partial_share: float = 0.0  # share of mixtures that keep one kind on its region, the rest clean (slerir.data.TrainSampler)
-    shadow_share: float = 0.0  # share of samples whose clean crop has a darker region (slerir.data.TrainSampler)
-    flat_blur_share: float = 0.0  # share of blur samples (no haze, low light) on a flat-toned clean crop (slerir.data.TrainSampler)
-    flat_rain_share: float = 0.0  # the same for rain samples (slerir.data.TrainSampler)
-    linear_blur_share: float = 0.0  # share of blur samples blurred in linear light, as GoPro's (slerir.data.TrainSampler)
-    pale_share: float = 0.0  # share of samples (no haze, low light) whose clean crop has a light, low-contrast region (slerir.data.TrainSampler)
-    pale_blur_share: float = 0.0  # the same for blur samples only (slerir.data.TrainSampler)
-    wide_rain_share: float = 0.0  # share of rain samples with broad, long, slanted streaks (slerir.data.TrainSampler)
-    zoom_share: float = 0.0  # share of samples cut from a zoomed photo, soft per pixel (slerir.data.TrainSampler)
-    zoom_only: list | None = None  # zoom only samples whose kinds all lie in this list, e.g. ["noise", "blur"] (slerir.data.TrainSampler)
     w_l1: float = 1.0
     w_contrastive: float = 0.05
     w_uniformity: float = 0.01
@@ -117,7 +99,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         bad = sorted(set(d) - known)
         if bad:
-            raise SystemExit(f"{path}: unknown training options {bad}")
+            hint = ("; the *_share augmentation options are now entries of \"recipe\" (slerir.data.augment)"
+                    if any(k.endswith("_share") or k == "zoom_only" for k in bad) else "")
+            raise SystemExit(f"{path}: unknown training options {bad}{hint}")
         return cls(**d)
 
 
@@ -486,9 +470,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
     for f in fields(TrainConfig):
-        if f.name in ("model_overrides", "task_weights", "zoom_only"):
+        if f.name in ("model_overrides", "task_weights", "recipe"):
             example = {"model_overrides": '{"router": "linear"}', "task_weights": '{"noise": 2, "rain": 2}',
-                       "zoom_only": '["noise", "blur"]'}[f.name]
+                       "recipe": '[{"aug": "long_blur", "share": 0.4}]'}[f.name]
             p.add_argument("--" + f.name.replace("_", "-"), type=json.loads, default=None, help=f"JSON, e.g. '{example}'")
             continue
         default = f.default

@@ -1,17 +1,31 @@
-"""Training sampler and data-root handling (slerir.data)."""
+"""Training data (slerir.data): data root, sampler, recipe augmentations and their hook points,
+validation sets."""
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from slerir.config import CLASSES
-from slerir.data import (BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST, FLAT_LEVEL, HAZE_CONTEXT,
-                         LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, TrainSampler, blur_margin, defocus, flatten, load_clean_images,
-                         make_sample, pale, profile_val_set, resolve_root, selection_score, shadow, val_set, val_set_full,
-                         val_set_linear_blur, val_set_pale_blur, val_set_wide_rain, val_set_zoom, ZOOM_VAL_KINDS, zoom)
+from slerir.data import (AUGMENTATIONS, BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, DEFOCUS_SIGMA, FAINT_RAIN_DENSITY, FLAT_CONTRAST,
+                         FLAT_LEVEL, HAZE_CONTEXT, LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, Augmentation,
+                         TrainSampler, blur_margin, darken, defocus, each_spec, flatten, load_clean_images, make_sample, pale,
+                         parse_recipe, profile_val_set, resolve_root, sample_kinds, selection_score, shadow, val_set,
+                         val_set_full, val_set_linear_blur, val_set_pale_blur, val_set_wide_rain, val_set_zoom,
+                         ZOOM_VAL_KINDS, zoom)
 from slerir.degradations import DegradationSpec, degrade
+from tests.slerir.golden_batches import GOLDEN, batch_hashes
+
+CLEAR = ["noise", "rain", "blur"]  # kinds without haze or low light: their targets are what the model must produce
+NO_LOWLIGHT = ["clean", "noise", "rain", "haze", "blur"]
+
+
+def R(aug: str, share: float = 1.0, **kw) -> dict:
+    """A recipe entry."""
+    return {"aug": aug, "share": share, **kw}
 
 
 def _have_data() -> bool:
@@ -115,13 +129,8 @@ def test_task_weights_skew_the_mixture():
         TrainSampler(split="val", tasks="three", task_weights={"blur": 2.0})
 
 
-@pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"scene_haze_share": 0.5},
-                                    {"varying_blur_share": 0.5}, {"defocus_share": 0.3},
-                                    {"shadow_share": 0.3}, {"partial_share": 0.5},
-                                    {"stats_context": 3}, {"faint_rain_share": 0.3},
-                                    {"faint_haze_share": 0.3}, {"flat_blur_share": 0.5},
-                                    {"flat_rain_share": 0.5}, {"linear_blur_share": 0.5},
-                                    {"pale_share": 0.3}, {"pale_blur_share": 0.3}])
+@pytest.mark.parametrize("option", [{"task_weights": {"noise": 2.0}}, {"recipe": [R("scene_haze", 0.5)]},
+                                    {"stats_context": 3}])
 def test_standard_layout_rejects_synthetic_only_options(option):
     from slerir.datasets_std import make_sampler
     from slerir.train import TrainConfig
@@ -130,16 +139,105 @@ def test_standard_layout_rejects_synthetic_only_options(option):
         make_sampler(TrainConfig(data_layout="standard", **option), rank=0, world_size=1)
 
 
-def _one_kind_samplers(kind: str, batch: int, patch: int, **share: float) -> tuple[TrainSampler, TrainSampler, dict]:
-    """A sampler of one degradation kind with ``share`` set, the same without it, and their shared kwargs."""
-    kw = dict(split="val", batch=batch, patch=patch, seed=0, tasks=(kind,), mixed_share=0.0, clean_share=0.0)
-    return TrainSampler(**share, **kw), TrainSampler(**kw), kw
+@needs_data
+@pytest.mark.parametrize("name", ["tiny_five_stage24", "tiny_five", "every_share"])
+def test_recipe_draws_the_golden_batches(name):
+    """The declarative recipe of each golden sampler, built as the trainer builds it, draws the batches
+    recorded from the sampler before the recipe existed (steps 0-3 and 12345), hash for hash."""
+    golden = json.loads(GOLDEN.read_text())
+    g = golden["samplers"][name]
+    assert batch_hashes(g["sampler"], golden["steps"]) == g["hashes"]
+
+
+def test_recipe_entries_are_checked_with_the_known_names_in_the_message():
+    with pytest.raises(ValueError, match="unknown augmentation 'fog'.*light_rain.*zoom"):
+        parse_recipe([R("fog")])
+    with pytest.raises(ValueError, match=r"unknown parameter.*'gama'.*\['gamma'\]"):
+        parse_recipe([R("dark", gama=[1.0, 2.0])])
+    with pytest.raises(ValueError, match="no parameters"):
+        parse_recipe([R("wide_rain", width=2)])
+    for bad in ({"aug": "dark"}, ["dark", 0.3], R("dark", 1.5), R("dark", -0.1), R("dark", True)):
+        with pytest.raises(ValueError, match="share"):
+            parse_recipe([bad])
+    for key, kinds in (("only", ["fog"]), ("only", "noise"), ("needs", [])):
+        with pytest.raises(ValueError, match=key):
+            parse_recipe([R("dark", **{key: kinds})])
+    with pytest.raises(ValueError, match="length.*lo <= hi"):
+        parse_recipe([R("long_blur", length=[50, 25])])
+    # defaults filled in, overrides kept, share 0 switched off
+    e = parse_recipe([R("long_blur", 0.4, length=[30, 31]), R("dark", 0.0), R("dark", 0.2, only=NO_LOWLIGHT)])
+    assert [x.aug for x in e] == ["long_blur", "dark"] and e[0].params == {"length": (30.0, 31.0)}
+    assert e[1].params == {"gamma": DARK_GAMMA} and e[1].only == frozenset(NO_LOWLIGHT)
+    with pytest.raises(ValueError, match="unknown augmentation"):  # also through the trainer's config
+        from slerir.datasets_std import make_sampler
+        from slerir.train import TrainConfig
+
+        make_sampler(TrainConfig(recipe=[R("fog")]), rank=0, world_size=1)
+
+
+def test_only_and_needs_select_samples_by_their_kinds():
+    clean, rain, mix = sample_kinds([]), sample_kinds([DegradationSpec("rain")]), \
+        sample_kinds([DegradationSpec("rain", mask="half"), DegradationSpec("haze", mask="half")])
+    assert clean == {"clean"} and mix == {"rain", "haze"}
+    only, = parse_recipe([R("dark", only=["clean", "rain"])])
+    assert only.applies(clean) and only.applies(rain) and not only.applies(mix)  # all kinds must lie in it
+    needs, = parse_recipe([R("dark", needs=["rain"])])
+    assert not needs.applies(clean) and needs.applies(rain) and needs.applies(mix)  # one of them suffices
+    both, = parse_recipe([R("dark", only=CLEAR, needs=["blur"])])
+    assert not both.applies(clean) and not both.applies(rain) and both.applies(sample_kinds([DegradationSpec("blur")]))
 
 
 @needs_data
-@pytest.mark.parametrize("kind,option,ratio", [("rain", "light_rain_share", 0.5), ("haze", "light_haze_share", 0.6)])
-def test_light_share_draws_light_strengths(kind, option, ratio):
-    light, default, kw = _one_kind_samplers(kind, 16 if kind == "rain" else 8, 48, **{option: 1.0})
+def test_a_new_augmentation_is_one_registration_at_any_hook_point(monkeypatch):
+    """Registered once, an augmentation is usable by name from a TrainConfig recipe: spec hooks change the
+    drawn specs, input hooks the degraded input only, clean hooks input and target alike (clean ones first)."""
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    monkeypatch.setitem(AUGMENTATIONS, "heavy_noise", Augmentation("spec", each_spec(
+        "noise", lambda sp, rng, sigma: replace(sp, sigma=sigma)), {"sigma": 50.0}))
+    monkeypatch.setitem(AUGMENTATIONS, "lift_input", Augmentation(
+        "input", lambda rng, by: (lambda lq, rng: lq + np.float32(by)), {"by": 0.1}))
+    monkeypatch.setitem(AUGMENTATIONS, "invert", Augmentation("clean", lambda rng: (lambda lq, gt, rng: (1 - lq, 1 - gt))))
+    monkeypatch.setitem(AUGMENTATIONS, "noop", Augmentation("clean", lambda rng: (lambda lq, gt, rng: (lq, gt))))
+    s = make_sampler(TrainConfig(tasks="five", recipe=[R("heavy_noise", sigma=40.0)]), rank=0, world_size=1)
+    rng = np.random.default_rng(0)
+    specs = [sp for _ in range(100) for sp in s.draw_specs(rng)]
+    assert any(sp.kind == "noise" for sp in specs) and all(sp.sigma == 40.0 for sp in specs if sp.kind == "noise")
+    assert all(sp.sigma is None for sp in specs if sp.kind != "noise")
+
+    kw = dict(split="val", batch=4, patch=32, seed=0, tasks="five", mixed_share=0.0, clean_share=1.0)
+    ref = TrainSampler(recipe=[R("noop")], **kw).batch(0)  # the same draws (a coin each), nothing changed
+    lifted = TrainSampler(recipe=[R("lift_input", by=0.25)], **kw).batch(0)
+    assert torch.equal(lifted["gt"], ref["gt"]) and torch.allclose(lifted["lq"], ref["gt"] + 0.25)
+    inverted = TrainSampler(recipe=[R("invert")], **kw).batch(0)
+    assert torch.equal(inverted["lq"], inverted["gt"]) and torch.allclose(inverted["gt"], 1 - ref["gt"])
+    monkeypatch.setitem(AUGMENTATIONS, "noop2", AUGMENTATIONS["noop"])
+    ref2 = TrainSampler(recipe=[R("noop"), R("noop2")], **kw).batch(0)  # two coins
+    both = TrainSampler(recipe=[R("lift_input"), R("invert")], **kw).batch(0)  # clean ops run before input ops
+    assert torch.allclose(both["gt"], 1 - ref2["gt"]) and torch.allclose(both["lq"], both["gt"] + 0.1)
+    # on degraded samples the input op comes after the degradation; the context carries it too
+    img = load_clean_images(None, "val")[0]
+    noisy = [DegradationSpec("noise", sigma=25.0)]
+    a = make_sample(img, noisy, 32, np.random.default_rng(3), context_side=96)
+    b = make_sample(img, noisy, 32, np.random.default_rng(3), context_side=96, inputs=[lambda lq, rng: lq + np.float32(0.5)])
+    assert np.array_equal(a["gt"], b["gt"]) and np.allclose(b["lq"], a["lq"] + 0.5) and np.allclose(b["ctx"], a["ctx"] + 0.5)
+    with pytest.raises(ValueError, match="stage"):
+        Augmentation("content", lambda rng: None)  # content hooks say where they run
+    with pytest.raises(ValueError, match="hook"):
+        Augmentation("output", lambda rng: None)
+
+
+def _one_kind_samplers(kind: str, batch: int, patch: int, *entries: dict) -> tuple[TrainSampler, TrainSampler, dict]:
+    """A sampler of one degradation kind with the recipe ``entries``, the same without them, and their shared kwargs."""
+    kw = dict(split="val", batch=batch, patch=patch, seed=0, tasks=(kind,), mixed_share=0.0, clean_share=0.0)
+    return TrainSampler(recipe=list(entries), **kw), TrainSampler(**kw), kw
+
+
+@needs_data
+@pytest.mark.parametrize("kind,ratio", [("rain", 0.5), ("haze", 0.6)])
+def test_light_share_draws_light_strengths(kind, ratio):
+    light, default, kw = _one_kind_samplers(kind, 16 if kind == "rain" else 8, 48, R(f"light_{kind}"))
     rng = np.random.default_rng(0)
     strengths = [light.draw_specs(rng)[0].strength for _ in range(50)]
     assert all(0.0 <= s <= 0.25 for s in strengths) and max(strengths) - min(strengths) > 0.1
@@ -149,36 +247,33 @@ def test_light_share_draws_light_strengths(kind, option, ratio):
         return float(((b["lq"] - b["gt"]) ** 2).mean())
 
     assert mse(light.batch(0)) < ratio * mse(default.batch(0))  # light really is lighter
-    with pytest.raises(ValueError, match=option):
-        TrainSampler(**{option: 1.5}, **kw)
+    narrow = TrainSampler(recipe=[R(f"light_{kind}", strength=[0.1, 0.12])], **kw)
+    assert all(0.1 <= narrow.draw_specs(rng)[0].strength <= 0.12 for _ in range(20))  # the range is a parameter
 
 
 @needs_data
 @pytest.mark.parametrize("kind,field,lo,hi", [("rain", "density", 0.0002, 0.0008), ("haze", "beta", 0.2, 0.6)])
 def test_faint_share_draws_below_the_strength_range(kind, field, lo, hi):
-    """faint_rain_share (drizzle: fewer streaks) and faint_haze_share (thin haze: lower beta)."""
-    option = f"faint_{kind}_share"
-    faint, default, kw = _one_kind_samplers(kind, 16 if kind == "rain" else 8, 48, **{option: 0.5})
+    """faint_rain (drizzle: fewer streaks) and faint_haze (thin haze: lower beta)."""
+    faint, default, kw = _one_kind_samplers(kind, 16 if kind == "rain" else 8, 48, R(f"faint_{kind}", 0.5))
     rng = np.random.default_rng(0)
     specs = [faint.draw_specs(rng)[0] for _ in range(200)]
     drawn = [sp for sp in specs if getattr(sp, field) is not None]
     assert 0.4 < len(drawn) / len(specs) < 0.6
     assert all(sp.strength == 0.0 and lo <= getattr(sp, field) <= hi for sp in drawn)
     assert all(getattr(sp, field) is None for sp in default.draw_specs(np.random.default_rng(0)))
-    all_faint = TrainSampler(**{option: 1.0}, **kw)
-    light = TrainSampler(**{f"light_{kind}_share": 1.0}, **kw)
+    all_faint = TrainSampler(recipe=[R(f"faint_{kind}")], **kw)
+    light = TrainSampler(recipe=[R(f"light_{kind}")], **kw)
 
     def mse(b):
         return float(((b["lq"] - b["gt"]) ** 2).mean())
 
     assert 0 < mse(all_faint.batch(0)) < 0.7 * mse(light.batch(0))  # fainter than the light quarter
-    with pytest.raises(ValueError, match=option):
-        TrainSampler(**{option: 2.0}, **kw)
 
 
 @needs_data
 def test_long_blur_share_draws_long_motion_and_keeps_real_context():
-    long_, default, kw = _one_kind_samplers("blur", 8, 64, long_blur_share=1.0)
+    long_, default, kw = _one_kind_samplers("blur", 8, 64, R("long_blur"))
     rng = np.random.default_rng(0)
     lengths = [long_.draw_specs(rng)[0].length for _ in range(50)]
     assert all(25.0 <= v <= 50.0 for v in lengths) and max(lengths) - min(lengths) > 10
@@ -192,28 +287,24 @@ def test_long_blur_share_draws_long_motion_and_keeps_real_context():
     patch = img[:128, :128].astype(np.float32) / 255
     err = [float(((degrade(patch, [DegradationSpec("blur", length=L)], 0).image - patch) ** 2).mean()) for L in (10, 45)]
     assert err[1] > 1.3 * err[0]  # longer trajectories blur more
-    with pytest.raises(ValueError, match="long_blur_share"):
-        TrainSampler(long_blur_share=-0.1, **kw)
 
 
 @needs_data
 def test_dark_share_tones_target_and_input_alike():
     kw = dict(split="val", batch=48, patch=32, seed=0, tasks="five", mixed_share=0.0, clean_share=1.0)
-    dark, plain = TrainSampler(dark_share=1.0, **kw), TrainSampler(**kw)
+    dark, plain = TrainSampler(recipe=[R("dark", only=NO_LOWLIGHT)], **kw), TrainSampler(**kw)
     d, p = dark.batch(0), plain.batch(0)
     assert torch.equal(d["lq"], d["gt"]) and (d["label"] == 0).all()  # clean: the darkened crop is its own target
     assert d["gt"].mean() < 0.9 * p["gt"].mean()  # gamma > 1 darkens (other crops: a mean over 48 of them)
     # the same crop (same draws otherwise) toned x ** gamma with gamma in DARK_GAMMA
     img = dark.images[0]
     a = make_sample(img, [], 32, np.random.default_rng(5))["gt"]
-    b = make_sample(img, [], 32, np.random.default_rng(5), gamma=2.0)["gt"]
+    b = make_sample(img, [], 32, np.random.default_rng(5), content=[lambda im, rng: darken(im, 2.0)])["gt"]
     assert np.allclose(b, a ** 2.0, atol=1e-6)
-    # never on low-light samples: their target must stay the normally exposed photo
-    low = TrainSampler(dark_share=1.0, **{**kw, "clean_share": 0.0, "tasks": ("lowlight",)})
+    # "only" keeps it off low-light samples: their target must stay the normally exposed photo
+    low = TrainSampler(recipe=[R("dark", only=NO_LOWLIGHT)], **{**kw, "clean_share": 0.0, "tasks": ("lowlight",)})
     ref = TrainSampler(**{**kw, "clean_share": 0.0, "tasks": ("lowlight",)})
     assert torch.equal(low.batch(1)["gt"], ref.batch(1)["gt"])
-    with pytest.raises(ValueError, match="dark_share"):
-        TrainSampler(dark_share=-1.0, **kw)
     assert DARK_GAMMA[0] > 1.0
 
 
@@ -259,18 +350,16 @@ def test_blur_length_spec():
 
 @needs_data
 def test_scene_and_varying_shares_mark_specs_and_leave_others():
-    kw = dict(split="val", batch=4, patch=48, seed=0, tasks="five", mixed_share=0.3, clean_share=0.0,
-              long_blur_share=1.0)
-    both = TrainSampler(scene_haze_share=1.0, varying_blur_share=1.0, **kw)
+    kw = dict(split="val", batch=4, patch=48, seed=0, tasks="five", mixed_share=0.3, clean_share=0.0)
+    both = TrainSampler(recipe=[R("long_blur"), R("scene_haze"), R("varying_blur")], **kw)
     rng = np.random.default_rng(0)
     specs = [sp for _ in range(200) for sp in both.draw_specs(rng)]
     assert all(sp.scene == (sp.kind == "haze") for sp in specs)
     assert all(sp.varying == (sp.kind == "blur") for sp in specs)  # every blur is long here, so may vary
-    plain = TrainSampler(**kw)
+    short = TrainSampler(recipe=[R("varying_blur")], **kw)  # only long trajectories vary
+    assert not any(sp.varying for _ in range(50) for sp in short.draw_specs(rng))
+    plain = TrainSampler(recipe=[R("long_blur")], **kw)
     assert not any(sp.scene or sp.varying for _ in range(50) for sp in plain.draw_specs(rng))
-    for name in ("scene_haze_share", "varying_blur_share"):
-        with pytest.raises(ValueError, match=name):
-            TrainSampler(**{name: 2.0}, **kw)
 
 
 @needs_data
@@ -312,17 +401,6 @@ def test_scene_profile_changes_only_haze_and_some_long_blur():
         profile_val_set("tiles")
 
 
-@needs_data
-def test_train_config_passes_scene_and_varying_shares_to_the_sampler():
-    from slerir.datasets_std import make_sampler
-    from slerir.train import TrainConfig
-
-    s = make_sampler(TrainConfig(scene_haze_share=0.5, varying_blur_share=0.25, defocus_share=0.2, shadow_share=0.1,
-                                 flat_blur_share=0.3, val_profile="scene"), rank=0, world_size=1)
-    assert (s.scene_haze_share, s.varying_blur_share, s.defocus_share, s.shadow_share,
-            s.flat_blur_share) == (0.5, 0.25, 0.2, 0.1, 0.3)
-
-
 def test_defocus_blurs_one_smooth_region_and_leaves_the_rest():
     rng = np.random.default_rng(0)
     img = rng.random((96, 128, 3)).astype(np.float32)  # white noise: any blur shows as lost variance
@@ -345,7 +423,7 @@ def test_defocus_blurs_one_smooth_region_and_leaves_the_rest():
 @needs_data
 def test_defocus_share_keeps_the_soft_region_in_the_target():
     kw = dict(split="val", batch=32, patch=48, seed=0, tasks="five", mixed_share=0.0)
-    soft = TrainSampler(defocus_share=1.0, clean_share=1.0, **kw)
+    soft = TrainSampler(recipe=[R("defocus")], clean_share=1.0, **kw)
     plain = TrainSampler(clean_share=1.0, **kw)
     s, p = soft.batch(0), plain.batch(0)
     assert torch.equal(s["lq"], s["gt"]) and (s["label"] == 0).all()  # clean: the soft photo is its own target
@@ -355,15 +433,14 @@ def test_defocus_share_keeps_the_soft_region_in_the_target():
 
     assert detail(s["gt"]) < 0.9 * detail(p["gt"])
     # degraded samples: the target is the soft photo, the degradation comes on top
-    noisy = TrainSampler(defocus_share=1.0, clean_share=0.0, **{**kw, "tasks": ("noise",)}).batch(0)
+    noisy = TrainSampler(recipe=[R("defocus")], clean_share=0.0, **{**kw, "tasks": ("noise",)}).batch(0)
     assert not torch.equal(noisy["lq"], noisy["gt"])
     img = soft.images[0]
     a = make_sample(img, [], 48, np.random.default_rng(5))["gt"]
-    b = make_sample(img, [], 48, np.random.default_rng(5), defocus_at=(DEFOCUS_SIGMA[1], 0.5))["gt"]
+    b = make_sample(img, [], 48, np.random.default_rng(5),
+                    content=[lambda im, rng: defocus(im, DEFOCUS_SIGMA[1], 0.5, rng)])["gt"]
     changed = (np.abs(a - b).max(-1) > 1e-6).mean()
     assert 0.2 < changed < 0.8  # half the crop asked for, not all of it
-    with pytest.raises(ValueError, match="defocus_share"):
-        TrainSampler(defocus_share=1.5, **kw)
 
 
 def test_shadow_darkens_one_soft_region_by_the_gain():
@@ -382,18 +459,17 @@ def test_shadow_darkens_one_soft_region_by_the_gain():
 @needs_data
 def test_shadow_share_keeps_the_dark_region_in_the_target():
     kw = dict(split="val", batch=32, patch=48, seed=0, tasks="five", mixed_share=0.0)
-    dark, plain = TrainSampler(shadow_share=1.0, clean_share=1.0, **kw), TrainSampler(clean_share=1.0, **kw)
+    dark, plain = TrainSampler(recipe=[R("shadow")], clean_share=1.0, **kw), TrainSampler(clean_share=1.0, **kw)
     d, p = dark.batch(0), plain.batch(0)
     assert torch.equal(d["lq"], d["gt"]) and (d["label"] == 0).all()
     assert d["gt"].mean() < 0.95 * p["gt"].mean()
     img = dark.images[0]
     a = make_sample(img, [], 48, np.random.default_rng(5))["gt"]
-    b = make_sample(img, [], 48, np.random.default_rng(5), shadow_at=(SHADOW_GAIN[0], 0.5))["gt"]
+    b = make_sample(img, [], 48, np.random.default_rng(5),
+                    content=[lambda im, rng: shadow(im, SHADOW_GAIN[0], 0.5, rng)])["gt"]
     assert np.all(b <= a + 1e-6)
     half = (b.sum(-1) <= (1 + SHADOW_GAIN[0]) / 2 * a.sum(-1) + 1e-6).mean()  # at least half as deep as asked
     assert 0.3 < half < 0.7  # about the asked area, with a soft edge around it
-    with pytest.raises(ValueError, match="shadow_share"):
-        TrainSampler(shadow_share=2.0, **kw)
 
 
 def test_flatten_pulls_towards_the_level_by_the_contrast():
@@ -406,7 +482,8 @@ def test_flatten_pulls_towards_the_level_by_the_contrast():
 @needs_data
 def test_flat_blur_share_tones_blurred_crops_and_their_targets():
     kw = dict(split="val", batch=24, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
-    flat, plain = TrainSampler(flat_blur_share=1.0, tasks=("blur",), **kw), TrainSampler(tasks=("blur",), **kw)
+    flat_blur = [R("flat", only=CLEAR, needs=["blur"])]
+    flat, plain = TrainSampler(recipe=flat_blur, tasks=("blur",), **kw), TrainSampler(tasks=("blur",), **kw)
     f, p = flat.batch(0), plain.batch(0)
     # every blurred crop is toned: its range shrinks to the contrast kept, around a grey in FLAT_LEVEL
     c_hi, (g_lo, g_hi) = FLAT_CONTRAST[1], FLAT_LEVEL
@@ -420,17 +497,15 @@ def test_flat_blur_share_tones_blurred_crops_and_their_targets():
     img = flat.images[0]
     spec = [DegradationSpec("blur", strength=0.5)]
     a = make_sample(img, spec, 48, np.random.default_rng(5))
-    b = make_sample(img, spec, 48, np.random.default_rng(5), flat=(0.6, 0.5))
+    b = make_sample(img, spec, 48, np.random.default_rng(5), content=[lambda im, rng: flatten(im, 0.6, 0.5)])
     assert np.allclose(b["gt"], flatten(a["gt"], 0.6, 0.5), atol=1e-6)
     assert np.allclose(b["lq"], flatten(a["lq"], 0.6, 0.5), atol=1e-5)  # blur is linear and keeps grey levels
-    # never on haze or low light (their targets are what the model must produce from them) nor on noise
+    # only and needs keep it off haze and low light (their targets are what the model must produce) and noise
     for kind in ("haze", "lowlight", "noise"):
-        on = TrainSampler(flat_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        on = TrainSampler(recipe=flat_blur, tasks=(kind,), **kw).batch(1)
         off = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(on["gt"], off["gt"]) and torch.equal(on["lq"], off["lq"])
     assert 0 < FLAT_LEVEL[0] < FLAT_LEVEL[1] < 1
-    with pytest.raises(ValueError, match="flat_blur_share"):
-        TrainSampler(flat_blur_share=1.5, tasks=("blur",), **kw)
 
 
 def _added_samples(base: str, profile: str, n: int = 16, count: int = 2) -> list[dict]:
@@ -460,7 +535,7 @@ def test_flat_profile_is_the_scene_profile_plus_blurred_flat_photos():
 @needs_data
 def test_partial_share_leaves_the_rest_of_a_mixture_clean():
     kw = dict(split="val", batch=48, patch=48, seed=0, tasks="five", clean_share=0.0, mixed_share=1.0)
-    part, mixed = TrainSampler(partial_share=1.0, **kw), TrainSampler(**kw)
+    part, mixed = TrainSampler(recipe=[R("partial")], **kw), TrainSampler(**kw)
     p, m = part.batch(0), mixed.batch(0)
     assert (m["frac"][:, 0] == 0).all()  # two-kind mixtures: no clean pixel
     kinds = (p["frac"][:, 1:] > 0).sum(1)
@@ -472,10 +547,8 @@ def test_partial_share_leaves_the_rest_of_a_mixture_clean():
     same_m = (m["lq"] - m["gt"]).abs().amax(1) < 1e-6  # two-kind mixtures: untouched only between rain streaks
     assert same_m.float().mean() < same[clean].float().mean() - 0.2
     # whole-patch samples are left alone
-    single = TrainSampler(partial_share=1.0, **{**kw, "mixed_share": 0.0}).batch(0)
+    single = TrainSampler(recipe=[R("partial")], **{**kw, "mixed_share": 0.0}).batch(0)
     assert (single["frac"][:, 0] == 0).all()
-    with pytest.raises(ValueError, match="partial_share"):
-        TrainSampler(partial_share=-0.5, **kw)
 
 
 @needs_data
@@ -504,24 +577,23 @@ def test_context_cuts_each_patch_from_a_wider_degraded_crop():
 @needs_data
 def test_flat_rain_share_tones_rainy_crops_and_their_targets():
     kw = dict(split="val", batch=24, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
-    f = TrainSampler(flat_rain_share=1.0, tasks=("rain",), **kw).batch(0)
+    flat_blur, flat_rain = R("flat", only=CLEAR, needs=["blur"]), R("flat", only=CLEAR, needs=["rain"])
+    f = TrainSampler(recipe=[flat_rain], tasks=("rain",), **kw).batch(0)
     c_hi = FLAT_CONTRAST[1]
     lo, hi = f["gt"].flatten(1).min(1).values, f["gt"].flatten(1).max(1).values
     assert (hi - lo <= c_hi + 1e-5).all()  # every rainy crop's target is toned
     assert (f["lq"] >= f["gt"] - 1e-6).float().mean() > 0.99  # and the rain is added over it (streaks brighten)
     assert not torch.equal(f["lq"], f["gt"]) and (f["label"] == CLASSES.index("rain")).all()
-    # the rain tone never draws on other kinds, and at share 0 nothing changes (the blur tone's draws included)
-    for kind in ("haze", "lowlight", "noise", "blur"):
-        on = TrainSampler(flat_rain_share=1.0, tasks=(kind,), **kw).batch(1)
+    for kind in ("haze", "lowlight", "noise", "blur"):  # the entry never draws on other kinds
+        on = TrainSampler(recipe=[flat_rain], tasks=(kind,), **kw).batch(1)
         off = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(on["gt"], off["gt"]) and torch.equal(on["lq"], off["lq"])
-    # drawn only where the blur tone was not: rain-and-blur mixtures all toned by the blur tone draw nothing more
+    # an augmentation hits a sample at most once: rain-and-blur mixtures all toned by the first entry draw
+    # nothing for the second
     both = dict(kw, mixed_share=1.0, tasks=("rain", "blur"))
-    a = TrainSampler(flat_blur_share=1.0, **both).batch(2)
-    b = TrainSampler(flat_blur_share=1.0, flat_rain_share=1.0, **both).batch(2)
+    a = TrainSampler(recipe=[flat_blur], **both).batch(2)
+    b = TrainSampler(recipe=[flat_blur, flat_rain], **both).batch(2)
     assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
-    with pytest.raises(ValueError, match="flat_rain_share"):
-        TrainSampler(flat_rain_share=-0.1, tasks=("rain",), **kw)
 
 
 @needs_data
@@ -539,18 +611,16 @@ def test_toned_profile_is_the_flat_profile_plus_rainy_flat_photos():
 def test_linear_blur_share_blurs_in_linear_light_and_draws_nothing_else():
     kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
     rng = np.random.default_rng(4)
-    s = TrainSampler(linear_blur_share=1.0, tasks=("blur",), **kw)
+    s = TrainSampler(recipe=[R("linear_blur")], tasks=("blur",), **kw)
     specs = [sp for _ in range(20) for sp in s.draw_specs(rng)]
     assert specs and all(sp.kind == "blur" and sp.linear for sp in specs)
-    on = TrainSampler(linear_blur_share=1.0, tasks=("blur",), **kw).batch(0)
+    on = s.batch(0)
     off = TrainSampler(tasks=("blur",), **kw).batch(0)
     assert not torch.equal(on["lq"], off["lq"])  # the same scenes, blurred differently
     for kind in ("noise", "rain", "haze", "lowlight"):  # no blur: the coin is never drawn
-        a = TrainSampler(linear_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        a = TrainSampler(recipe=[R("linear_blur")], tasks=(kind,), **kw).batch(1)
         b = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
-    with pytest.raises(ValueError, match="linear_blur_share"):
-        TrainSampler(linear_blur_share=1.5, tasks=("blur",), **kw)
 
 
 @needs_data
@@ -581,23 +651,23 @@ def test_pale_flattens_one_soft_region_towards_the_level():
 @needs_data
 def test_pale_share_keeps_the_light_region_in_the_target_and_skips_haze_and_low_light():
     kw = dict(split="val", batch=16, patch=48, seed=0, mixed_share=0.0)
-    on = TrainSampler(pale_share=1.0, clean_share=1.0, tasks="five", **kw).batch(0)
+    pale_entry = R("pale", only=["clean", *CLEAR])
+    on = TrainSampler(recipe=[pale_entry], clean_share=1.0, tasks="five", **kw).batch(0)
     off = TrainSampler(clean_share=1.0, tasks="five", **kw).batch(0)
     assert torch.equal(on["lq"], on["gt"]) and (on["label"] == 0).all()  # clean crops: content, nothing to undo
     assert not torch.equal(on["gt"], off["gt"]) and on["gt"].mean() > off["gt"].mean()  # pulled towards light grey
-    blur_on = TrainSampler(pale_share=1.0, clean_share=0.0, tasks=("blur",), **kw).batch(0)
+    blur_on = TrainSampler(recipe=[pale_entry], clean_share=0.0, tasks=("blur",), **kw).batch(0)
     assert (blur_on["label"] == CLASSES.index("blur")).all() and not torch.equal(blur_on["lq"], blur_on["gt"])
     img = np.asarray(TrainSampler(clean_share=1.0, **kw).images[0])
     spec = [DegradationSpec("blur", strength=0.5)]
     a = make_sample(img, spec, 48, np.random.default_rng(5))
-    b = make_sample(img, spec, 48, np.random.default_rng(5), pale_at=(PALE_CONTRAST[0], PALE_LEVEL[1], 0.5))
+    b = make_sample(img, spec, 48, np.random.default_rng(5),
+                    content=[lambda im, rng: pale(im, PALE_CONTRAST[0], PALE_LEVEL[1], 0.5, rng)])
     assert not np.allclose(a["gt"], b["gt"]) and b["gt"].std() < a["gt"].std()
     for kind in ("haze", "lowlight"):  # their targets are what the model must produce: the coin is never drawn
-        x = TrainSampler(pale_share=1.0, clean_share=0.0, tasks=(kind,), **kw).batch(1)
+        x = TrainSampler(recipe=[pale_entry], clean_share=0.0, tasks=(kind,), **kw).batch(1)
         y = TrainSampler(clean_share=0.0, tasks=(kind,), **kw).batch(1)
         assert torch.equal(x["lq"], y["lq"]) and torch.equal(x["gt"], y["gt"])
-    with pytest.raises(ValueError, match="pale_share"):
-        TrainSampler(pale_share=-0.1, **kw)
 
 
 @needs_data
@@ -613,18 +683,17 @@ def test_street_profile_is_the_camera_profile_plus_blurred_photos_with_a_light_r
 @needs_data
 def test_pale_blur_share_tones_only_blurred_crops():
     kw = dict(split="val", batch=12, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
-    on = TrainSampler(pale_blur_share=1.0, tasks=("blur",), **kw).batch(0)
+    pale_blur = [R("pale", only=CLEAR, needs=["blur"])]
+    on = TrainSampler(recipe=pale_blur, tasks=("blur",), **kw).batch(0)
     off = TrainSampler(tasks=("blur",), **kw).batch(0)
     assert not torch.equal(on["gt"], off["gt"]) and on["gt"].mean() > off["gt"].mean()  # light regions in the targets
     assert (on["label"] == CLASSES.index("blur")).all()
     for kind in ("noise", "rain", "haze", "lowlight"):  # no blur: the coin is never drawn
-        a = TrainSampler(pale_blur_share=1.0, tasks=(kind,), **kw).batch(1)
+        a = TrainSampler(recipe=pale_blur, tasks=(kind,), **kw).batch(1)
         b = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
     clean = dict(kw, clean_share=1.0)
-    assert torch.equal(TrainSampler(pale_blur_share=1.0, **clean).batch(2)["gt"], TrainSampler(**clean).batch(2)["gt"])
-    with pytest.raises(ValueError, match="pale_blur_share"):
-        TrainSampler(pale_blur_share=1.2, **kw)
+    assert torch.equal(TrainSampler(recipe=pale_blur, **clean).batch(2)["gt"], TrainSampler(**clean).batch(2)["gt"])
 
 
 @needs_data
@@ -640,21 +709,15 @@ def test_storm_profile_is_the_street_profile_plus_photos_with_wide_rain():
 
 @needs_data
 def test_wide_rain_share_marks_only_rain_specs():
-    from slerir.datasets_std import make_sampler
-    from slerir.train import TrainConfig
-
     kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
-    on = TrainSampler(wide_rain_share=1.0, tasks=("rain",), **kw)
+    on = TrainSampler(recipe=[R("wide_rain")], tasks=("rain",), **kw)
     rng = np.random.default_rng(0)
     assert all(sp.wide for _ in range(20) for sp in on.draw_specs(rng))
     assert not torch.equal(on.batch(0)["lq"], TrainSampler(tasks=("rain",), **kw).batch(0)["lq"])
     for kind in ("noise", "haze", "blur", "lowlight"):  # no rain: the coin is never drawn
-        a = TrainSampler(wide_rain_share=1.0, tasks=(kind,), **kw).batch(1)
+        a = TrainSampler(recipe=[R("wide_rain")], tasks=(kind,), **kw).batch(1)
         b = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
-    assert make_sampler(TrainConfig(wide_rain_share=0.4), rank=0, world_size=1).wide_rain_share == 0.4
-    with pytest.raises(ValueError, match="wide_rain_share"):
-        TrainSampler(wide_rain_share=1.5, **kw)
 
 
 def test_zoom_enlarges_a_region_to_the_photo_size_and_softens_it():
@@ -674,33 +737,24 @@ def test_zoom_enlarges_a_region_to_the_photo_size_and_softens_it():
 
 
 @needs_data
-def test_zoom_share_draws_from_zoomed_photos_and_leaves_share_zero_as_before():
+def test_zoom_share_draws_from_zoomed_photos_and_only_where_asked():
     kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=1.0)
-    on, off = TrainSampler(zoom_share=1.0, **kw).batch(0), TrainSampler(**kw).batch(0)
+    on, off = TrainSampler(recipe=[R("zoom")], **kw).batch(0), TrainSampler(**kw).batch(0)
     assert torch.equal(on["lq"], on["gt"])  # clean samples: the zoomed crop is both input and target
     step = lambda t: (t[..., 1:] - t[..., :-1]).abs().mean()
     assert step(on["gt"]) < 0.8 * step(off["gt"])  # softer per pixel than the crisp photos
-    assert torch.equal(TrainSampler(zoom_share=0.0, **kw).batch(3)["gt"], TrainSampler(**kw).batch(3)["gt"])
-    from slerir.datasets_std import make_sampler
-    from slerir.train import TrainConfig
-
-    assert make_sampler(TrainConfig(zoom_share=0.4), rank=0, world_size=1).zoom_share == 0.4
-    no_haze = ["noise", "rain", "blur", "lowlight"]
+    no_haze = ["clean", "noise", "rain", "blur", "lowlight"]
     hazy = dict(kw, clean_share=0.0, tasks=("haze",))
-    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_only=no_haze, **hazy).batch(4)["gt"],
-                       TrainSampler(**hazy).batch(4)["gt"])  # kinds outside zoom_only are never zoomed
-    assert step(TrainSampler(zoom_share=1.0, zoom_only=no_haze, **kw).batch(0)["gt"]) < 0.8 * step(off["gt"])
-    assert step(TrainSampler(zoom_share=1.0, zoom_only=[], **kw).batch(0)["gt"]) < 0.8 * step(off["gt"])  # clean ones are
+    assert torch.equal(TrainSampler(recipe=[R("zoom", only=no_haze)], **hazy).batch(4)["gt"],
+                       TrainSampler(**hazy).batch(4)["gt"])  # kinds outside "only" are never zoomed
+    assert step(TrainSampler(recipe=[R("zoom", only=["clean"])], **kw).batch(0)["gt"]) < 0.8 * step(off["gt"])
     rainy, blurred = dict(kw, clean_share=0.0, tasks=("rain",)), dict(kw, clean_share=0.0, tasks=("blur",))
-    assert torch.equal(TrainSampler(zoom_share=1.0, zoom_only=["blur"], **rainy).batch(2)["gt"],
+    assert torch.equal(TrainSampler(recipe=[R("zoom", only=["blur"])], **rainy).batch(2)["gt"],
                        TrainSampler(**rainy).batch(2)["gt"])  # rain stays on crisp photos
-    assert step(TrainSampler(zoom_share=1.0, zoom_only=["blur"], **blurred).batch(2)["gt"]) < \
+    assert step(TrainSampler(recipe=[R("zoom", only=["blur"])], **blurred).batch(2)["gt"]) < \
         0.8 * step(TrainSampler(**blurred).batch(2)["gt"])
-    assert make_sampler(TrainConfig(zoom_share=0.4, zoom_only=no_haze), rank=0, world_size=1).zoom_only == set(no_haze)
-    with pytest.raises(ValueError, match="zoom_share"):
-        TrainSampler(zoom_share=1.5, **kw)
-    with pytest.raises(ValueError, match="zoom_only"):
-        TrainSampler(zoom_only=["fog"], **kw)
+    mild, strong = (TrainSampler(recipe=[R("zoom", factor=[f, f])], **kw).batch(1)["gt"] for f in (1.1, 3.0))
+    assert step(strong) < 0.8 * step(mild)  # the factor is a parameter (the same photos and draws, zoomed more)
 
 
 @needs_data

@@ -130,7 +130,7 @@ def test_keep_val_weights_saves_every_validation(tmp_path, data_root):
 
 def test_full_profile_validation_chooses_by_score(tmp_path, data_root):
     tr = Trainer(_tc(tmp_path, data_root, steps=2, val_every=1, val_n=8, val_profile="full",
-                     light_haze_share=0.5, dark_share=0.3))
+                     recipe=[{"aug": "light_haze", "share": 0.5}, {"aug": "dark", "share": 0.3}]))
     assert sorted(tr.val[0]["lq"].shape[1:]) == [321, 481]  # whole photos: validate pads them
     tr.fit(progress=False)
     val = [json.loads(l) for l in open(tmp_path / "val.jsonl")]
@@ -148,11 +148,22 @@ def test_cli_flags_override_config(tmp_path):
     assert tc.steps == 50 and tc.batch == 5 and resume and tc.model_overrides == {"router": "linear"}
     with pytest.raises(SystemExit):
         parse_args(["--tasks", "seven"])
+    tc, _ = parse_args(["--config", str(cfg), "--recipe", '[{"aug": "long_blur", "share": 0.4}]'])
+    assert tc.recipe == [{"aug": "long_blur", "share": 0.4}]
     cfg.write_text(json.dumps({"task_weights": {"noise": 2.0}, "threads": 1}))
     tc, _ = parse_args(["--config", str(cfg), "--threads", "2"])
     assert tc.task_weights == {"noise": 2.0} and tc.threads == 2  # a resume may change the thread count
     tc, _ = parse_args(["--task-weights", '{"rain": 3}'])
     assert tc.task_weights == {"rain": 3}
+
+
+def test_published_configs_load_and_old_share_options_point_to_the_recipe(tmp_path):
+    for cfg in sorted((REPO / "configs").glob("*.json")):
+        TrainConfig.from_json(cfg)  # every kept config is a valid TrainConfig
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"steps": 5, "long_blur_share": 0.4}))
+    with pytest.raises(SystemExit, match="long_blur_share.*recipe"):
+        TrainConfig.from_json(old)
 
 
 def test_ddp_two_processes_identical_weights(tmp_path, data_root):
