@@ -83,8 +83,44 @@ def read_config(path: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
         raise CheckpointError(f"cannot read the config of {path}: {e}") from e
 
 
+LEGACY_ROUTER_PREFIX = "routers."  # checkpoints written before each routed block owned its router
+
+
+def legacy_router_names(model: SLERIR) -> dict[str, str]:
+    """{old tensor name: new tensor name} for the routers of ``model``'s architecture.
+
+    Checkpoints written before each routed block owned its router (the shipped ``assets/weights`` among
+    them, and every ``state.pt`` of those runs) keep the routers in a list apart from the blocks:
+    ``routers.{i}.keys``, ``routers.{i}.log_scale`` (cosine router) or ``routers.{i}.proj.weight|bias``
+    (linear ablation), i in forward order (``model.layer_names``). Now router i lives in its block,
+    ``<block>.router.*`` (e.g. ``enc.1.0.router.keys`` for layer "enc1.b0"); the shared-router ablation's one
+    router (old ``routers.0.*``) is ``shared_router.*``."""
+    new_names = [n for n, _ in model.named_parameters()]
+    if model.cfg.shared_router:
+        prefixes = {"routers.0.": "shared_router."}
+    else:
+        paths = {id(m): n for n, m in model.named_modules()}
+        prefixes = {f"routers.{i}.": paths[id(b)] + ".router." for i, b in enumerate(model.routed_blocks())}
+    out = {}
+    for old_p, new_p in prefixes.items():
+        for n in new_names:
+            if n.startswith(new_p):
+                out[old_p + n[len(new_p):]] = n
+    return out
+
+
+def upgrade_state_dict(state: dict[str, torch.Tensor], model: SLERIR) -> dict[str, torch.Tensor]:
+    """A state dict with old router names (``legacy_router_names``) renamed for ``model``; any other state
+    dict is returned as it is. Names that match nothing are kept, so strict loading still reports them."""
+    if not any(k.startswith(LEGACY_ROUTER_PREFIX) for k in state):
+        return state
+    names = legacy_router_names(model)
+    return {names.get(k, k): v for k, v in state.items()}
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SLERIR, dict[str, Any]]:
-    """Build the model from the stored config and load its weights strictly (STYLE.md #12)."""
+    """Build the model from the stored config and load its weights strictly (STYLE.md #12); checkpoints with
+    the old router names load too (``upgrade_state_dict``)."""
     path = Path(path)
     cfg, meta = read_config(path)
     st, _ = _resolve(path)
@@ -106,7 +142,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SL
     except (TypeError, ValueError, RuntimeError, OverflowError) as e:
         raise CheckpointError(f"the config of {path} does not describe a buildable model ({type(e).__name__}: {e})") from e
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(upgrade_state_dict(state, model), strict=True)
     except RuntimeError as e:
         msg = str(e).split("\n")
         raise CheckpointError(

@@ -8,6 +8,7 @@ names the problem, never a bare stack trace.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,25 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
 
 class ImageError(ValueError):
     """The input is not an image this tool can use; the message says why."""
+
+
+class ImageTooLarge(ImageError):
+    """The image has more pixels than a limit allows (``width``, ``height``, ``limit`` say by how much).
+    Raised from the file's header where possible, before the pixels are decoded."""
+
+    def __init__(self, width: int, height: int, limit: int, message: str | None = None):
+        self.width, self.height, self.limit = int(width), int(height), int(limit)
+        side = int(math.sqrt(self.limit))
+        super().__init__(message or f"image is {self.width}x{self.height} = {self.width * self.height:,} pixels; "
+                                    f"the limit here is {self.limit:,} (about {side}x{side})")
+
+
+class ImageTooSmall(ImageError):
+    """A side of the image is shorter than a minimum (``width``, ``height``, ``min_side``)."""
+
+    def __init__(self, width: int, height: int, min_side: int):
+        self.width, self.height, self.min_side = int(width), int(height), int(min_side)
+        super().__init__(f"image is {self.width}x{self.height} pixels; it needs to be at least {min_side}x{min_side}")
 
 
 def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -143,7 +163,8 @@ def open_image(src) -> Image.Image:
         img = Image.open(fp)
         w, h = img.size
         if w * h > MAX_DECODE_PIXELS:
-            raise ImageError(f"{name}: {w}x{h} pixels is too large to decode (limit {MAX_DECODE_PIXELS:,} pixels)")
+            raise ImageTooLarge(w, h, MAX_DECODE_PIXELS,
+                                f"{name}: {w}x{h} pixels is too large to decode (limit {MAX_DECODE_PIXELS:,} pixels)")
         img.load()
         return img
     except Image.DecompressionBombError as e:
@@ -154,6 +175,31 @@ def open_image(src) -> Image.Image:
         if isinstance(e, ImageError):
             raise
         raise ImageError(f"{name} is damaged or truncated ({e})") from e
+
+
+def read_image(image, max_pixels: int | None = None, min_side: int = 1) -> np.ndarray:
+    """The library's door for images: any supported input (PIL, numpy, path, bytes) -> (H,W,3) float32
+    in [0,1], checked once.
+
+    Args:
+        image: what ``to_rgb_float`` accepts.
+        max_pixels: refuse images with more pixels (``ImageTooLarge``); a path, bytes or PIL image is measured
+            from its header, before decoding (a huge upload must not cost gigabytes first). None: no limit.
+        min_side: refuse images with a shorter side (``ImageTooSmall``).
+    Raises:
+        ImageError (a ``ValueError``) or its subclasses, with a message that says what is wrong.
+    """
+    if max_pixels is not None and isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
+        size = peek_size(image)
+        if size is not None and size[0] * size[1] > max_pixels:
+            raise ImageTooLarge(size[0], size[1], max_pixels)
+    rgb = to_rgb_float(image)
+    h, w = rgb.shape[:2]
+    if max_pixels is not None and h * w > max_pixels:
+        raise ImageTooLarge(w, h, max_pixels)
+    if min(h, w) < min_side:
+        raise ImageTooSmall(w, h, min_side)
+    return rgb
 
 
 def load_image(src) -> np.ndarray:

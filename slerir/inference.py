@@ -1,9 +1,17 @@
 """One restoration path for the CLI, evaluation, analysis and the demo (STYLE.md #7).
 
-``Restorer.restore(image)`` validates and converts any image, pads it to the model's multiple,
-restores it whole or in overlapping tiles (bounded memory), and returns a ``RestorationResult``
-with the restored image and, on request, the routing and embeddings cropped to the image and
-given in image-aligned grids.
+``Restorer.restore(image)`` validates and converts any image (``slerir.imaging.read_image``: the one
+place images and their size are checked) and the options (``SLERIR.check_options``), restores it whole
+(the model pads to its multiple itself) or in overlapping tiles (bounded memory), and returns a
+``RestorationResult`` with the restored image and, on request, the routing and embeddings cropped to the
+image and given in image-aligned grids. Errors are typed, so a UI can word them: ``ImageError`` (with
+``ImageTooLarge`` / ``ImageTooSmall``) for the image, ``OptionError`` for top_k / fusion / force_expert /
+ensemble, ``DeviceError`` for a device that is not there; all are ``ValueError``.
+
+Devices: ``Restorer(..., device="auto")`` runs on CUDA when it is available, else on the CPU ("cpu",
+"cuda", "cuda:1" choose). Results come back as numpy arrays on the CPU either way; a GPU and the CPU
+compute in float32 in a different order, so their outputs differ in the last bits (at least 40 dB PSNR
+apart, ``tests/slerir/test_inference.py``), not bit for bit.
 
 Tiling: the global embedding is computed once per image from the encoder's pooled statistics
 accumulated over the whole image (``SLERIR.global_stats``), and handed to every tile; the
@@ -21,12 +29,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from .checkpoint import load_model
-from .config import CLASSES
-from .imaging import ImageError, peek_size, to_rgb_float
-from .model import SLERIR
+from .imaging import ImageError, ImageTooLarge, ImageTooSmall, read_image
+from .model import SLERIR, OptionError, pad_to_multiple
+
+__all__ = ["Restorer", "RestorationResult", "LayerMap", "ImageError", "ImageTooLarge", "ImageTooSmall",
+           "OptionError", "DeviceError", "resolve_device", "ENSEMBLES", "DEFAULT_WEIGHTS", "pad_to_multiple"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights"
 # Softmax temperature turning prototype cosines into class probabilities (the training tau).
@@ -57,15 +66,27 @@ def dihedral(a, k: int, flip: bool, inverse: bool = False):
     return rot(a, -k)
 
 
-def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
-    """Pad (..., H, W) at the bottom and right to multiples of ``m`` (reflect; replicate where the
-    image is too small to reflect); returns the padded tensor and the original H, W to crop back to."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % m, (-w) % m
-    if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, h, w
+class DeviceError(ValueError):
+    """The requested device is not available here (e.g. "cuda" on a machine without CUDA)."""
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """"auto" (or None): CUDA when ``torch.cuda.is_available()``, else the CPU; "cpu", "cuda", "cuda:N" or a
+    ``torch.device`` as given, checked. Raises ``DeviceError``."""
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device.strip().lower() if isinstance(device, str) else device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise DeviceError(f"unknown device {device!r}: use auto, cpu or cuda ({e})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} asked for, but CUDA is not available here: use auto or cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise DeviceError(f"device {device!r} is not supported: use auto, cpu or cuda")
+    return dev
 
 
 @dataclass
@@ -136,6 +157,11 @@ class RestorationResult:
         raise KeyError(f"no routed layer named {name!r}")
 
 
+def _stride(level: int) -> int:
+    """Image pixels per routing-map cell at a U-Net level (level 0 is H/2, after the stem)."""
+    return 2 ** (level + 1)
+
+
 def _tile_starts(n: int, tile: int, step: int, multiple: int) -> list[int]:
     if n <= tile:
         return [0]
@@ -155,17 +181,18 @@ def _ramp(n: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
 
 
 class Restorer:
-    """Loads a SLER-IR checkpoint and restores images.
+    """Loads a SLER-IR checkpoint and restores images: the one restoration path of the app, the CLI,
+    evaluation, training's validation of whole photos and the lab tools.
 
     Args:
         model: a SLERIR model (or use ``from_pretrained``).
+        meta: the checkpoint's metadata (``from_pretrained`` fills it).
         tile: tile side in pixels for large images (multiple of the model's pad multiple).
         overlap: overlap between tiles in pixels, blended with a linear ramp (at most a quarter of the
-            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped weights' (the stage 24
-            soup) worst seam column differs from the untiled result by 0.23/255 on average at 96, 0.47/255 at
-            32 (stage 17's: 1.16 and 2.70), with the same number of tiles
-            (``python benchmarks/tile_seams.py --image ...``).
-        max_pixels: images above this are refused with a clear message (the demo's size guard);
+            tile). 96 by default: on GoPro's Istanbul_1 with 512-px tiles the shipped weights' worst seam
+            column differs from the untiled result by 0.23/255 on average at 96, 0.47/255 at 32, with the
+            same number of tiles (``python benchmarks/tile_seams.py --image ...``).
+        max_pixels: images above this are refused with ``ImageTooLarge`` (the demo's size guard);
             None for no limit (the CLI tiles anything).
         capture_max_side: routing/embedding maps larger than this are average-pooled for capture.
         threads: torch threads (0: leave as is).
@@ -173,39 +200,60 @@ class Restorer:
             literature): restore transformed copies, undo the transforms and average. "mirror": the
             image and its left-right mirror (2x the time); "x8": all rotations/mirrors (8x); None: off.
             See ``ENSEMBLES``. Embedding, class and routing maps come from the untransformed pass.
+        device: "auto" (CUDA when available, else CPU), "cpu", "cuda" / "cuda:N" or a ``torch.device``
+            (``resolve_device``). The model is moved there; results are numpy arrays either way.
+
+    Raises:
+        OptionError: a bad ``tile`` or ``ensemble``; DeviceError: a device that is not available.
     """
 
     def __init__(self, model: SLERIR, meta: dict | None = None, tile: int = 512, overlap: int = 96,
                  max_pixels: int | None = None, capture_max_side: int = 1024, threads: int = 0,
-                 ensemble: str | None = None):
-        self.model = model.eval()
+                 ensemble: str | None = None, device: str | torch.device | None = "auto"):
         self.cfg = model.cfg
         self.meta = meta or {}
         m = self.cfg.pad_multiple
-        if tile % m:
-            raise ValueError(f"tile must be a multiple of {m}")
+        if tile % m or tile <= 0:
+            raise OptionError(f"tile must be a positive multiple of {m}, got {tile}")
         self.tile, self.overlap = tile, overlap
         if ensemble is not None and ensemble not in ENSEMBLES:
-            raise ValueError(f"ensemble must be one of {sorted(ENSEMBLES)} or None, got {ensemble!r}")
+            raise OptionError(f"ensemble must be one of {sorted(ENSEMBLES)} or None, got {ensemble!r}")
         self.ensemble = ensemble
         self.max_pixels = max_pixels
         self.capture_max_side = capture_max_side
+        self.device = resolve_device(device)
         if threads:
             torch.set_num_threads(threads)
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, **kw) -> "Restorer":
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = "auto",
+                        **kw) -> "Restorer":
+        """Load a weights folder or ``.safetensors`` file (default: the shipped ``assets/weights``) strictly,
+        onto the CPU first, then move it to ``device``. Other keywords go to ``Restorer``."""
+        dev = resolve_device(device)  # before loading: a missing GPU is reported at once
         model, meta = load_model(path or DEFAULT_WEIGHTS)
-        return cls(model, meta, **kw)
+        return cls(model, meta, device=dev, **kw)
 
     @property
     def classes(self) -> tuple[str, ...]:
         return tuple(self.cfg.classes)
 
     # ------------------------------------------------------------------------------------------
-    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-        return pad_to_multiple(x, self.cfg.pad_multiple)
+    def load(self, image) -> np.ndarray:
+        """Any supported image -> (H,W,3) float32 in [0,1], refused with ``ImageTooLarge`` above
+        ``max_pixels`` (from the header, before decoding, where the input has one) and ``ImageError`` when it
+        is no usable image. ``restore`` calls this; a caller may too, to check an upload early."""
+        return read_image(image, max_pixels=self.max_pixels)
+
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        """(H,W,3) float32 -> (1,3,H,W) channels-last on the model's device."""
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+        return x.to(self.device).contiguous(memory_format=torch.channels_last)
+
+    def _to_device(self, stats: tuple) -> tuple:
+        s1, n = stats
+        return s1.to(self.device), n
 
     @torch.inference_mode()
     def _global_stats(self, x: torch.Tensor, chunk: int = 1024) -> tuple:
@@ -220,11 +268,18 @@ class Restorer:
                 n += c
         return s1, n
 
+    @torch.inference_mode()
+    def global_stats(self, image) -> tuple[torch.Tensor, int]:
+        """The pooled encoder statistics (feature sum (1,c), count) of ``image`` padded as ``restore`` pads it:
+        what ``restore(image)`` derives its global embedding from. Hand them to ``restore(other,
+        global_stats=...)`` to restore another image with this one's global embedding (lab tools)."""
+        x = self._tensor(self.load(image))
+        return self._global_stats(pad_to_multiple(x, self.cfg.pad_multiple)[0])
+
     def check_size(self, h: int, w: int) -> None:
+        """Raise ``ImageTooLarge`` if an h x w image exceeds ``max_pixels``."""
         if self.max_pixels is not None and h * w > self.max_pixels:
-            side = int(math.sqrt(self.max_pixels))
-            raise ImageError(f"image is {w}x{h} = {w * h:,} pixels; the limit here is {self.max_pixels:,} "
-                             f"(about {side}x{side}). Downscale it or run the CLI locally.")
+            raise ImageTooLarge(w, h, self.max_pixels)
 
     @torch.inference_mode()
     def restore(
@@ -236,6 +291,7 @@ class Restorer:
         force_expert: dict[str, int] | None = None,
         tile: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        global_stats: tuple | None = None,
     ) -> RestorationResult:
         """Restore one image.
 
@@ -247,47 +303,44 @@ class Restorer:
             force_expert: {layer name: expert} to route every pixel of a layer to one expert.
             tile: tile side (default ``self.tile``); images no larger than it run whole.
             progress: callback(done_tiles, total_tiles).
+            global_stats: (feature sum, count) pooled encoder statistics to take the global embedding
+                and conditioning from instead of the image's own (``Restorer.global_stats`` of another
+                image, or ``SLERIR.global_stats``); None: the image's own.
+
+        Raises:
+            ImageError (``ImageTooLarge``): the image; OptionError: top_k, fusion or force_expert.
 
         With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then counts
         the tiles of all passes).
         """
         if self.ensemble:
             return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
-                                          fusion=fusion, force_expert=force_expert, tile=tile, progress=progress)
-        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress)
+                                          fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
+                                          global_stats=global_stats)
+        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats)
 
-    def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress) -> RestorationResult:
+    def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress,
+                      global_stats=None) -> RestorationResult:
         t0 = time.perf_counter()
-        if self.max_pixels is not None and isinstance(image, (str, Path, bytes, bytearray, Image.Image)):
-            size = peek_size(image)  # refuse from the header: decoding first could cost gigabytes
-            if size is not None:
-                self.check_size(size[1], size[0])
-        rgb = to_rgb_float(image)
-        H0, W0 = rgb.shape[:2]
-        self.check_size(H0, W0)
-        if top_k is not None and not 1 <= int(top_k) <= self.cfg.num_experts:
-            raise ValueError(f"top_k must be between 1 and {self.cfg.num_experts}, got {top_k}")
-        if force_expert:
-            for k_, v_ in force_expert.items():
-                if k_ not in self.model.layer_names:
-                    raise ValueError(f"unknown layer {k_!r}; layers: {self.model.layer_names}")
-                if not 0 <= int(v_) < self.cfg.num_experts:
-                    raise ValueError(f"expert index must be in [0, {self.cfg.num_experts - 1}], got {v_}")
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-        xp, H, W = self._pad(x)
+        self.model.check_options(top_k, fusion, force_expert)
+        rgb = self.load(image)
+        x = self._tensor(rgb)
+        H, W = rgb.shape[:2]
         tile = tile or self.tile
         kw = dict(top_k=top_k, fusion=fusion, force_expert=force_expert)
-        Hp, Wp = xp.shape[-2:]
-        if Hp <= tile and Wp <= tile:
-            # whole image: the model pools its own encoder features (no separate statistics pass)
-            out = self.model(xp.contiguous(memory_format=torch.channels_last), **kw)
-            res_img = out.image[0, :, :H, :W].clamp(0, 1).permute(1, 2, 0).numpy()
+        m = self.cfg.pad_multiple
+        if -(-H // m) * m <= tile and -(-W // m) * m <= tile:
+            # whole image: the model pads and crops back itself, and pools its own encoder features
+            out = self.model(x, global_stats=None if global_stats is None else self._to_device(global_stats), **kw)
+            res_img = out.image[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
             result = self._result(rgb, res_img, out, capture, H, W)
             result.tiles = 1
             if progress:
                 progress(1, 1)
         else:
-            kw["global_stats"] = self._global_stats(xp)  # once per image, handed to every tile
+            xp = pad_to_multiple(x, m)[0]  # tiles start at multiples of m on the padded image
+            kw["global_stats"] = (self._global_stats(xp) if global_stats is None  # once per image, for every tile
+                                  else self._to_device(global_stats))
             result = self._restore_tiled(rgb, xp, H, W, tile, kw, capture, progress)
         result.seconds = time.perf_counter() - t0
         return result
@@ -315,18 +368,18 @@ class Restorer:
         probs = (sims / PROB_TAU).softmax(0)
         r = RestorationResult(
             image=np.ascontiguousarray(res_img, dtype=np.float32), input=rgb,
-            class_probs=probs.numpy(), class_sims=sims.numpy(),
-            global_embedding=out.embeddings.global_[0].numpy(), classes=self.classes,
+            class_probs=probs.cpu().numpy(), class_sims=sims.cpu().numpy(),
+            global_embedding=out.embeddings.global_[0].cpu().numpy(), classes=self.classes,
         )
         if capture:
-            m = self.cfg.pad_multiple
+            # the model's maps cover the padded image: keep the cells that hold image pixels
             eh, ew = math.ceil(H / 8), math.ceil(W / 8)
-            r.local_embedding = out.embeddings.local[0, :, :eh, :ew].numpy()
-            r.fused_embedding = out.embeddings.fused[0, :, :eh, :ew].numpy()
-            r.alpha = out.embeddings.alpha[0, 0, :eh, :ew].numpy()
-            r.local_class_sims = out.proto_sim_local[0, :, :eh, :ew].numpy()
+            r.local_embedding = out.embeddings.local[0, :, :eh, :ew].cpu().numpy()
+            r.fused_embedding = out.embeddings.fused[0, :, :eh, :ew].cpu().numpy()
+            r.alpha = out.embeddings.alpha[0, 0, :eh, :ew].cpu().numpy()
+            r.local_class_sims = out.proto_sim_local[0, :, :eh, :ew].cpu().numpy()
             for lr in out.routing:
-                s = out.image.shape[-1] // lr.weights.shape[-1]
+                s = _stride(lr.level)
                 h, w = math.ceil(H / s), math.ceil(W / s)
                 r.routing.append(self._layer_map(lr.name, lr.level, lr.weights[0, :, :h, :w], lr.topk[0, :, :h, :w],
                                                  lr.logits[0, :, :h, :w], s))
@@ -339,7 +392,8 @@ class Restorer:
             w = F.avg_pool2d(w[None], f, ceil_mode=True)[0]
             logits = F.avg_pool2d(logits[None], f, ceil_mode=True)[0]
             idx = idx[:, ::f, ::f]
-        return LayerMap(name, level, w.float().numpy(), idx.to(torch.int16).numpy(), logits.float().numpy(), float(stride * f))
+        return LayerMap(name, level, w.float().cpu().numpy(), idx.to(torch.int16).cpu().numpy(),
+                        logits.float().cpu().numpy(), float(stride * f))
 
     def _restore_tiled(self, rgb, xp, H, W, tile, kw, capture, progress) -> RestorationResult:
         m = self.cfg.pad_multiple
@@ -360,7 +414,7 @@ class Restorer:
                 xt = xp[..., y0:y0 + tile, x0:x0 + tile]
                 th, tw = xt.shape[-2:]
                 out = self.model(xt.contiguous(memory_format=torch.channels_last), **kw)
-                img = out.image[0].clamp(0, 1).permute(1, 2, 0).numpy()
+                img = out.image[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
                 wy = _ramp(th, ov, y0 == 0, y0 + th >= Hp)
                 wx = _ramp(tw, ov, x0 == 0, x0 + tw >= Wp)
                 wt = (wy[:, None] * wx[None, :])[..., None]
@@ -381,9 +435,9 @@ class Restorer:
                 if progress:
                     progress(done, total)
         res_img = np.divide(acc, np.maximum(wsum, 1e-8, out=wsum), out=acc)  # in place: no extra full-size copy
-        sims = first_out.proto_sim_global[0]
+        sims = first_out.proto_sim_global[0].cpu()
         r = RestorationResult(image=res_img, input=rgb, class_probs=(sims / PROB_TAU).softmax(0).numpy(),
-                              class_sims=sims.numpy(), global_embedding=first_out.embeddings.global_[0].numpy(),
+                              class_sims=sims.numpy(), global_embedding=first_out.embeddings.global_[0].cpu().numpy(),
                               classes=self.classes, tiles=total)
         if capture:
             r.local_embedding, r.fused_embedding = emb["local"], emb["fused"]
@@ -402,10 +456,10 @@ class Restorer:
             a0, b0 = oy0 // s, ox0 // s
             a1, b1 = math.ceil(oy1 / s), math.ceil(ox1 / s)
             ty0, tx0 = y0 // s, x0 // s
-            dst[:, a0:a1, b0:b1] = src[:, a0 - ty0:a1 - ty0, b0 - tx0:b1 - tx0].float().numpy()
+            dst[:, a0:a1, b0:b1] = src[:, a0 - ty0:a1 - ty0, b0 - tx0:b1 - tx0].float().cpu().numpy()
 
         for lr in out.routing:
-            s = tile // lr.weights.shape[-1] if out.image.shape[-1] == tile else out.image.shape[-1] // lr.weights.shape[-1]
+            s = _stride(lr.level)
             if lr.name not in maps:
                 h, w = math.ceil(H / s), math.ceil(W / s)
                 E, k = lr.weights.shape[1], lr.topk.shape[1]

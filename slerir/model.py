@@ -145,6 +145,29 @@ def resize_embedding(z: torch.Tensor, size: tuple[int, int], normalize: bool) ->
     return F.normalize(z, dim=1) if normalize else z
 
 
+def pad_to_multiple(x: torch.Tensor, m: int) -> tuple[torch.Tensor, int, int]:
+    """Pad (..., H, W) at the bottom and right to multiples of ``m`` (reflect; replicate where the
+    image is too small to reflect); returns the padded tensor and the original H, W to crop back to.
+    A channels-last input stays channels-last (the convolutions then take the same path, bit for bit)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+    return x, h, w
+
+
+class OptionError(ValueError):
+    """An inference option (``top_k``, ``fusion``, ``force_expert``) this model cannot take; the message
+    names the values it can. Raised by ``SLERIR.check_options``, the one place they are checked."""
+
+
+FUSIONS = ("glgf", "global", "local")  # GLGF, and its global-only / local-only ablations at inference
+
+
 # ----------------------------------------------------------------------------------------------
 # Building blocks
 
@@ -271,15 +294,27 @@ def topk_weights(logits: torch.Tensor, k: int, force: int | None = None) -> tupl
     return w, idx, probs
 
 
-class NAFBlock(nn.Module):
-    """Spatial mixing (LN, 1x1, depthwise 3x3, gate, 1x1) then routed experts.
+class RoutedBlock(nn.Module):
+    """One routed layer: spatial mixing (LN, 1x1, depthwise 3x3, gate, 1x1), then E experts mixed per
+    pixel by the block's router (STYLE.md #13: the block owns its router and returns its routing).
 
     Ours: no global pooling (NAFNet's channel attention is left out) so that every output pixel
     depends only on its neighbourhood and on z_g; a tiled run then computes the same function as
-    an untiled one (z_g is handed to every tile)."""
+    an untiled one (z_g is handed to every tile).
 
-    def __init__(self, c: int, cfg: ModelConfig):
+    Args:
+        c: channels.
+        cfg: the model config.
+        name: stable layer name ("enc0.b0", "mid.b2", ...), the name of its ``LayerRouting``.
+        level: U-Net level (0 = H/2 after the stem).
+
+    The router comes from ``set_router``: a block's own router is saved under ``<block>.router.*``; the
+    "shared router" ablation hands one instance to every block and the model saves it once.
+    """
+
+    def __init__(self, c: int, cfg: ModelConfig, name: str, level: int):
         super().__init__()
+        self.name, self.level = name, level
         # global conditioning (ours): per-channel scale/shift of both normalised inputs from the
         # encoder's pooled features; zero-initialised so a fresh block starts unconditioned
         self.cond = nn.Linear(cfg.enc_width, 4 * c) if cfg.global_cond else None
@@ -296,8 +331,32 @@ class NAFBlock(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B,c,H,W), w (B,E,H,W) routing weights, g (B,enc_width) pooled encoder features."""
+    def set_router(self, router: Router, shared: bool = False) -> None:
+        """Give the block its router (after the backbone is built, so that every block's initialisation
+        draws the same random numbers with or without its own router). A shared router is referenced,
+        not registered: the model registers it once."""
+        if shared:
+            self.__dict__["router"] = router
+        else:
+            self.router = router
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor, g: torch.Tensor | None = None, top_k: int = 2,
+                force: int | None = None) -> tuple[torch.Tensor, LayerRouting]:
+        """Route, then transform.
+
+        Args:
+            x: (B,c,H,W) features.
+            z: (B,d,H,W) fused embedding at this block's resolution.
+            g: (B,enc_width) pooled encoder features (global conditioning), or None.
+            top_k: experts kept per pixel.
+            force: route every pixel to this expert alone (analysis), or None.
+        Returns:
+            the block's output (B,c,H,W) and its ``LayerRouting``.
+        """
+        logits = self.router(z)  # (B,E,H,W)
+        w, idx, _ = topk_weights(logits, top_k, force)
+        routing = LayerRouting(self.name, self.level, w, idx, logits)
+        w = w.to(x.dtype)
         n1 = self.norm1(x)
         film = None
         if self.cond is not None and g is not None:
@@ -308,7 +367,7 @@ class NAFBlock(nn.Module):
         n2 = self.norm2(x)
         if film is not None:
             n2 = n2 * (1 + film[2]) + film[3]
-        return x + self.experts(n2, w) * self.gamma
+        return x + self.experts(n2, w) * self.gamma, routing
 
 
 # ----------------------------------------------------------------------------------------------
@@ -412,35 +471,35 @@ class SLERIR(nn.Module):
         self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, widths[0], 3, padding=1))
         self.enc = nn.ModuleList()
         self.down = nn.ModuleList()
-        self.layer_names: list[str] = []
-        self.layer_levels: list[int] = []
         for i, n in enumerate(cfg.enc_blocks):
-            self.enc.append(nn.ModuleList(NAFBlock(widths[i], cfg) for _ in range(n)))
-            self._name_layers(f"enc{i}", i, n)
+            self.enc.append(nn.ModuleList(RoutedBlock(widths[i], cfg, f"enc{i}.b{j}", i) for j in range(n)))
             self.down.append(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2))
         L = len(widths) - 1
-        self.mid = nn.ModuleList(NAFBlock(widths[L], cfg) for _ in range(cfg.mid_blocks))
-        self._name_layers("mid", L, cfg.mid_blocks)
+        self.mid = nn.ModuleList(RoutedBlock(widths[L], cfg, f"mid.b{j}", L) for j in range(cfg.mid_blocks))
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in reversed(range(L)):
             self.up.append(nn.Sequential(nn.Conv2d(widths[i + 1], widths[i] * 4, 1, bias=False), nn.PixelShuffle(2)))
-            n = cfg.dec_blocks[i]
-            self.dec.append(nn.ModuleList(NAFBlock(widths[i], cfg) for _ in range(n)))
-            self._name_layers(f"dec{i}", i, n)
+            self.dec.append(nn.ModuleList(RoutedBlock(widths[i], cfg, f"dec{i}.b{j}", i) for j in range(cfg.dec_blocks[i])))
         self.head = nn.Sequential(nn.Conv2d(widths[0], 12, 3, padding=1), nn.PixelShuffle(2))
 
-        n_layers = len(self.layer_names)
-        n_routers = 1 if cfg.shared_router else n_layers
-        self.routers = nn.ModuleList(
-            Router(cfg.embed_dim, cfg.num_experts, cfg.router, cfg.init_router_scale, seed=1000 + i,
-                   scale_min=cfg.router_scale_min) for i in range(n_routers)
-        )
+        blocks = self.routed_blocks()
+        self.layer_names: list[str] = [b.name for b in blocks]
+        self.layer_levels: list[int] = [b.level for b in blocks]
+        # routers last, each with its own seed: the backbone's initialisation does not depend on them
+        make_router = lambda i: Router(cfg.embed_dim, cfg.num_experts, cfg.router, cfg.init_router_scale,
+                                       seed=1000 + i, scale_min=cfg.router_scale_min)
+        if cfg.shared_router:
+            self.shared_router = make_router(0)  # one router for every layer (ablation), saved once
+            for b in blocks:
+                b.set_router(self.shared_router, shared=True)
+        else:
+            for i, b in enumerate(blocks):
+                b.set_router(make_router(i))
 
-    def _name_layers(self, prefix: str, level: int, n: int) -> None:
-        for j in range(n):
-            self.layer_names.append(f"{prefix}.b{j}")
-            self.layer_levels.append(level)
+    def routed_blocks(self) -> list[RoutedBlock]:
+        """The routed blocks in forward order (encoder, middle, decoder), as ``layer_names`` lists them."""
+        return [b for level in self.enc for b in level] + list(self.mid) + [b for level in self.dec for b in level]
 
     @property
     def prototypes(self) -> torch.Tensor:
@@ -449,7 +508,8 @@ class SLERIR(nn.Module):
         return F.normalize(p, dim=1)
 
     def router(self, i: int) -> Router:
-        return self.routers[0 if self.cfg.shared_router else i]
+        """The router of routed layer ``i`` (forward order); the same instance for every i when shared."""
+        return self.routed_blocks()[i].router
 
     # -- embeddings --------------------------------------------------------------------------
     def embed(self, x: torch.Tensor, global_stats: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -475,13 +535,38 @@ class SLERIR(nn.Module):
 
     def global_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Pooled encoder statistics (feature sum, count) of ``x`` (B,3,H,W), any size: an odd side is padded
-        by one row or column as ``slerir.inference`` pads (the encoder's pixel-unshuffle needs even sides;
-        even inputs, as every forward pass gives, are untouched)."""
-        from .inference import pad_to_multiple  # inference imports this module
-
+        by one row or column as ``forward`` pads (the encoder's pixel-unshuffle needs even sides; even inputs,
+        as every padded forward pass gives, are untouched)."""
         return self.encoder.pool_stats(self.encoder.features(pad_to_multiple(x, 2)[0]))
 
     # -- forward -----------------------------------------------------------------------------
+    def check_options(self, top_k: int | None = None, fusion: str | None = None,
+                      force_expert: dict[str, int] | None = None) -> int:
+        """Check the inference options once (``forward`` and ``slerir.inference.Restorer`` call this);
+        returns the number of experts per pixel. Raises ``OptionError`` (a ``ValueError``)."""
+        E = self.cfg.num_experts
+        if top_k is None:
+            k = self.cfg.top_k
+        else:
+            try:
+                k = int(top_k)
+            except (TypeError, ValueError):
+                raise OptionError(f"top_k must be a whole number between 1 and {E}, got {top_k!r}") from None
+            if k != top_k or not 1 <= k <= E:
+                raise OptionError(f"top_k must be a whole number between 1 and {E}, got {top_k!r}")
+        if fusion is not None and fusion not in FUSIONS:
+            raise OptionError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+        for name, e in (force_expert or {}).items():
+            if name not in self.layer_names:
+                raise OptionError(f"unknown layer {name!r}; layers: {', '.join(self.layer_names)}")
+            try:
+                ok = int(e) == e and 0 <= int(e) < E
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise OptionError(f"expert index for layer {name} must be a whole number in [0, {E - 1}], got {e!r}")
+        return k
+
     def forward(
         self,
         x: torch.Tensor,
@@ -494,8 +579,9 @@ class SLERIR(nn.Module):
         """Restore x.
 
         Args:
-            x: (B,3,H,W) in [0,1]; H and W multiples of ``cfg.pad_multiple`` (``slerir.inference``
-                pads arbitrary images).
+            x: (B,3,H,W) in [0,1], any size: padded to ``cfg.pad_multiple`` inside (reflect, at the bottom and
+                right) and cropped back, so ``image`` is (B,3,H,W); routing maps and embedding fields cover
+                the padded image (``ceil(H / stride)`` cells along H belong to the image).
             top_k: experts per pixel (default ``cfg.top_k``).
             fusion: override GLGF mode at inference ("glgf", "global", "local").
             global_stats: whole-image pooled encoder statistics (tiling; see ``embed``).
@@ -504,13 +590,9 @@ class SLERIR(nn.Module):
                 statistics replace x's own (training as inference pools a whole photo; any size).
         """
         cfg = self.cfg
-        k = top_k or cfg.top_k
-        if not 1 <= k <= cfg.num_experts:
-            raise ValueError(f"top_k={k} must be in [1, {cfg.num_experts}]")
-        m = cfg.pad_multiple
-        if x.shape[-1] % m or x.shape[-2] % m:
-            raise ValueError(f"input sides {tuple(x.shape[-2:])} must be multiples of {m}; use slerir.inference to pad")
-        force_expert = force_expert or {}
+        k = self.check_options(top_k, fusion, force_expert)
+        force_expert = {name: int(e) for name, e in (force_expert or {}).items()}
+        x, H, W = pad_to_multiple(x, cfg.pad_multiple)
         if context is not None:
             if global_stats is not None:
                 raise ValueError("give context or global_stats, not both")
@@ -522,46 +604,39 @@ class SLERIR(nn.Module):
         else:
             z, alpha = self.glgf(zg, zl, fusion)
 
-        routing: list[LayerRouting] = []
-        importance: list[torch.Tensor] = []
-        entropy: list[torch.Tensor] = []  # per layer: mean over pixels of the routing entropy (nats)
-        load: list[torch.Tensor] = []
-        z_cache: dict[tuple[int, int], torch.Tensor] = {}
-        counter = [0]
+        z_at_size: dict[tuple[int, int], torch.Tensor] = {}
 
-        def run_block(blk: NAFBlock, h: torch.Tensor) -> torch.Tensor:
-            i = counter[0]
-            counter[0] += 1
+        def z_like(h: torch.Tensor) -> torch.Tensor:
+            """The fused embedding resampled to the resolution of features h (once per resolution)."""
             size = (h.shape[-2], h.shape[-1])
-            if size not in z_cache:
-                z_cache[size] = resize_embedding(z, size, self.spherical)
-            logits = self.router(i)(z_cache[size])
-            name = self.layer_names[i]
-            w, idx, probs = topk_weights(logits, k, force_expert.get(name))
-            routing.append(LayerRouting(name, self.layer_levels[i], w, idx, logits))
-            importance.append(probs.mean((0, 2, 3)))
-            entropy.append(-(probs * probs.clamp_min(1e-12).log()).sum(1).mean())
-            load.append((w > 0).float().mean((0, 2, 3)))
-            return blk(h, w.to(h.dtype), g)
+            if size not in z_at_size:
+                z_at_size[size] = resize_embedding(z, size, self.spherical)
+            return z_at_size[size]
 
+        routing: list[LayerRouting] = []
         h = self.stem(x)
         skips = []
         for blocks, down in zip(self.enc, self.down):
             for blk in blocks:
-                h = run_block(blk, h)
+                h, r = blk(h, z_like(h), g, k, force_expert.get(blk.name))
+                routing.append(r)
             skips.append(h)
             h = down(h)
         for blk in self.mid:
-            h = run_block(blk, h)
+            h, r = blk(h, z_like(h), g, k, force_expert.get(blk.name))
+            routing.append(r)
         for up, blocks in zip(self.up, self.dec):
             h = up(h) + skips.pop()
             for blk in blocks:
-                h = run_block(blk, h)
-        out = self.head(h) + x
+                h, r = blk(h, z_like(h), g, k, force_expert.get(blk.name))
+                routing.append(r)
+        out = (self.head(h) + x)[..., :H, :W]
 
-        # unweighted auxiliary losses (STYLE.md #5)
-        imp = torch.stack(importance)  # (L,E)
-        ld = torch.stack(load)
+        # unweighted auxiliary losses (STYLE.md #5), from each layer's routing
+        probs = [r.logits.softmax(1) for r in routing]  # (B,E,h,w) per layer, as the blocks' top-k saw them
+        imp = torch.stack([p.mean((0, 2, 3)) for p in probs])  # (L,E) importance
+        ld = torch.stack([(r.weights > 0).float().mean((0, 2, 3)) for r in routing])  # (L,E) load
+        entropy = [-(p * p.clamp_min(1e-12).log()).sum(1).mean() for p in probs]  # per layer, nats
         cv2 = lambda t: (t.var(1, unbiased=False) / t.mean(1).pow(2).clamp_min(1e-12)).mean()
         aux = {"balance": cv2(imp) + cv2(ld).detach(), "importance_cv2": cv2(imp).detach(), "load_cv2": cv2(ld).detach()}
         # v2 routing terms (ours), both in [0, 1] per layer, averaged over layers:

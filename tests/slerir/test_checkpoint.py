@@ -53,9 +53,9 @@ def test_mismatch_is_clear(tmp_path, weights_dir):
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(other)
     # a missing router key
-    state = {k: v for k, v in make_model().state_dict().items() if "routers.0" not in k}
+    state = {k: v for k, v in make_model().state_dict().items() if "enc.0.0.router." not in k}
     part = _folder(tmp_path / "part", state, weights_dir)
-    with pytest.raises(CheckpointError, match="routers.0"):
+    with pytest.raises(CheckpointError, match=r"enc\.0\.0\.router"):
         load_model(part)
     # unknown config field
     blob = json.loads((weights_dir / "config.json").read_text())
@@ -126,3 +126,52 @@ def test_fingerprint_names_the_tensors_file(tmp_path, weights_dir):
     other = save_weights(make_model(seed=1), tmp_path / "other")
     assert weights_fingerprint(other) != weights_fingerprint(weights_dir)
     assert weights_fingerprint(tmp_path / "none") is None and weights_sha256(tmp_path) is None
+
+
+def _legacy(state: dict, model) -> dict:
+    """``state`` under the names checkpoints had before blocks owned their routers: ``routers.{i}.*``."""
+    from slerir.checkpoint import legacy_router_names
+
+    new_to_old = {new: old for old, new in legacy_router_names(model).items()}
+    return {new_to_old.get(k, k): v for k, v in state.items()}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"shared_router": True}, {"router": "linear"}])
+def test_checkpoints_with_the_old_router_names_load_strictly(tmp_path, weights_dir, overrides):
+    """The shipped weights and every earlier run name the routers ``routers.{i}.keys|log_scale|proj.*``; they
+    load strictly into blocks that own their routers, and restore as the saved model does."""
+    cfg = TEST_CFG.replace(**overrides)
+    model = make_model(cfg)
+    old = _legacy(model.state_dict(), model)
+    assert any(k.startswith("routers.") for k in old) and not any(".router." in k for k in old)
+    n_old = sum(k.startswith("routers.") for k in old)
+    assert n_old == 2 * (1 if cfg.shared_router else len(model.layer_names))  # keys+log_scale or proj.weight+bias
+    folder = tmp_path / "old"
+    save_weights(model, folder)
+    save_file(old, str(folder / "model.safetensors"), metadata={"slerir_config": json.dumps(cfg.to_dict())})
+    loaded, _ = load_model(folder)
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+    x = torch.rand(1, 3, 24, 40)
+    with torch.no_grad():
+        assert torch.equal(loaded(x).image, model(x).image)
+    # a legacy file that lacks a router still fails strictly, naming the tensor
+    del old[next(k for k in old if k.startswith("routers.0."))]
+    save_file(old, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="Missing key"):
+        load_model(folder)
+
+
+def test_shipped_weights_use_the_old_router_names_and_load():
+    from safetensors import safe_open
+
+    from slerir.inference import DEFAULT_WEIGHTS
+
+    with safe_open(str(DEFAULT_WEIGHTS / "model.safetensors"), framework="pt") as f:
+        names = list(f.keys())
+    assert "routers.0.keys" in names
+    model, _ = load_model(DEFAULT_WEIGHTS)
+    with safe_open(str(DEFAULT_WEIGHTS / "model.safetensors"), framework="pt") as f:
+        assert torch.equal(model.routed_blocks()[0].router.keys, f.get_tensor("routers.0.keys"))
+        assert torch.equal(model.routed_blocks()[-1].router.log_scale,
+                           f.get_tensor(f"routers.{len(model.layer_names) - 1}.log_scale"))

@@ -107,10 +107,35 @@ def test_linear_ablation_embedding_not_normalised():
     assert not torch.allclose(out.embeddings.global_.norm(dim=1), torch.ones(2), atol=1e-3)
 
 
-def test_shared_router_is_one_module():
-    m = SLERIR(SMALL.replace(shared_router=True))
-    assert len(m.routers) == 1 and m.router(0) is m.router(len(m.layer_names) - 1)
-    assert len(SLERIR(SMALL).routers) == len(SLERIR(SMALL).layer_names)
+def test_blocks_own_their_routers_and_the_shared_ablation_passes_one():
+    m = SLERIR(SMALL)
+    blocks = m.routed_blocks()
+    assert [b.name for b in blocks] == m.layer_names
+    assert len({id(b.router) for b in blocks}) == len(blocks)
+    names = set(m.state_dict())
+    for path, mod in m.named_modules():
+        if mod in blocks:
+            assert f"{path}.router.keys" in names and f"{path}.router.log_scale" in names
+    shared = SLERIR(SMALL.replace(shared_router=True))
+    assert all(b.router is shared.shared_router for b in shared.routed_blocks())
+    assert m.router(0) is blocks[0].router and shared.router(0) is shared.router(len(shared.layer_names) - 1)
+    keys = [k for k in shared.state_dict() if "router" in k]
+    assert keys == ["shared_router.keys", "shared_router.log_scale"]  # saved once, not once per block
+    assert sum(p.numel() for p in shared.parameters()) < sum(p.numel() for p in m.parameters())
+
+
+def test_routed_block_returns_its_routing():
+    torch.manual_seed(0)
+    m = _activate(SLERIR(SMALL)).eval()
+    blk = m.routed_blocks()[0]
+    x = torch.randn(2, SMALL.widths[0], 8, 6)
+    z = F.normalize(torch.randn(2, SMALL.embed_dim, 8, 6), dim=1)
+    y, r = blk(x, z, None, top_k=2)
+    assert y.shape == x.shape and r.name == blk.name and r.level == 0
+    assert r.weights.shape == (2, SMALL.num_experts, 8, 6) and ((r.weights > 0).sum(1) == 2).all()
+    assert torch.equal(r.logits, blk.router(z))
+    y1, r1 = blk(x, z, None, top_k=2, force=3)
+    assert (r1.weights[:, 3] == 1).all() and not torch.allclose(y1, y)
 
 
 def test_expert_ffn_mixture_is_exact():
@@ -163,12 +188,51 @@ def test_slerp_endpoints_and_norm():
     assert torch.isfinite(a2.grad).all() and torch.isfinite(t.grad).all()
 
 
-def test_bad_input_size_and_topk_rejected():
+def test_model_pads_any_size_and_crops_back():
+    """STYLE.md #14: callers need not know the multiple; an odd-sized input gives the result of the padded
+    input (reflect, bottom/right) cropped back."""
+    from slerir.model import pad_to_multiple
+
+    torch.manual_seed(0)
+    model = _activate(SLERIR(SMALL)).eval()
+    x = torch.rand(1, 3, 30, 21)
+    m = SMALL.pad_multiple
+    with torch.no_grad():
+        out = model(x)
+        xp, h, w = pad_to_multiple(x, m)
+        ref = model(xp)
+    assert xp.shape[-2:] == (32, 24) and (h, w) == (30, 21)
+    assert out.image.shape == x.shape
+    assert torch.equal(out.image, ref.image[..., :30, :21])
+    assert out.layer("enc0.b0").weights.shape[-2:] == (16, 12)  # maps cover the padded image
+    with torch.no_grad():
+        tiny = model(torch.rand(1, 3, 3, 2))  # too small to reflect: replicated
+    assert tiny.image.shape[-2:] == (3, 2) and torch.isfinite(tiny.image).all()
+
+
+def test_options_checked_once_with_a_typed_error():
+    from slerir.model import OptionError
+
     model = SLERIR(SMALL).eval()
-    with pytest.raises(ValueError, match="multiples"):
-        model(torch.rand(1, 3, 30, 32))
-    with pytest.raises(ValueError, match="top_k"):
-        model(torch.rand(1, 3, 32, 32), top_k=9)
+    x = torch.rand(1, 3, 32, 32)
+    for kw in ({"top_k": 9}, {"top_k": 0}, {"top_k": 1.5}, {"top_k": "two"}, {"fusion": "bogus"},
+               {"force_expert": {"nope": 0}}, {"force_expert": {"mid.b0": SMALL.num_experts}},
+               {"force_expert": {"mid.b0": "x"}}):
+        with pytest.raises(OptionError):
+            model(x, **kw)
+        with pytest.raises(OptionError):
+            model.check_options(**kw)
+    assert issubclass(OptionError, ValueError)
+    assert model.check_options() == SMALL.top_k and model.check_options(top_k=3.0) == 3
+
+
+def test_model_module_does_not_import_inference():
+    import subprocess
+    import sys
+
+    code = "import sys, slerir.model, slerir.checkpoint; print('slerir.inference' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_config_validation_and_presets():
@@ -253,7 +317,7 @@ def test_router_scale_floor_and_v2_routing_terms():
     torch.manual_seed(0)
     cfg = get_config("tiny", router_scale_min=8.0, init_router_scale=10.0)
     m = SLERIR(cfg)
-    for r in m.routers:
+    for r in (b.router for b in m.routed_blocks()):
         assert abs(float(r.scale()) - 10.0) < 1e-4
         with torch.no_grad():
             r.log_scale.fill_(-20.0)  # what the collapse did to exp(log_scale)
@@ -264,7 +328,7 @@ def test_router_scale_floor_and_v2_routing_terms():
         assert 0.0 <= v <= 1.0 + 1e-6, (name, v)
     # a uniform router (scale -> 0 without a floor) has maximal entropy and perfect balance
     flat = SLERIR(get_config("tiny"))
-    for r in flat.routers:
+    for r in (b.router for b in flat.routed_blocks()):
         with torch.no_grad():
             r.log_scale.fill_(-30.0)
     o = flat(torch.rand(2, 3, 32, 32))
@@ -272,5 +336,5 @@ def test_router_scale_floor_and_v2_routing_terms():
     assert abs(float(o.aux["balance_mi"])) < 1e-4
     # the entropy term has a gradient into the router keys and scale (the embedding is detached)
     out.aux["entropy"].backward()
-    assert m.routers[0].keys.grad is not None and m.routers[0].log_scale.grad is not None
-    assert math.isfinite(float(m.routers[0].log_scale.grad))
+    assert m.router(0).keys.grad is not None and m.router(0).log_scale.grad is not None
+    assert math.isfinite(float(m.router(0).log_scale.grad))
