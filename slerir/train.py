@@ -150,11 +150,42 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
+def _no_decay(name: str, p: torch.Tensor) -> bool:
+    return p.ndim <= 1 or "keys" in name or "log_scale" in name or "bias" in name
+
+
 def _param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or "keys" in n or "log_scale" in n or "bias" in n else decay).append(p)
+        (no_decay if _no_decay(n, p) else decay).append(p)
     return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def upgrade_train_state(st: dict, model: SLERIR) -> dict:
+    """A ``state.pt`` written before each routed block owned its router, made loadable into ``model``.
+
+    Its model and EMA tensors are renamed (``slerir.checkpoint.upgrade_state_dict``); its optimizer state,
+    which torch keys by parameter position, is reordered: the old model registered its routers after every
+    other module (``routers.{i}``, layer order), the new one inside each block. States written since are
+    returned as they are."""
+    from .checkpoint import legacy_router_names, upgrade_state_dict
+
+    if not any(k.startswith("routers.") for k in st["model"]):
+        return st
+    st = dict(st, model=upgrade_state_dict(st["model"], model), ema=upgrade_state_dict(st["ema"], model))
+    routers = set(legacy_router_names(model).values())
+    params = list(model.named_parameters())
+    old_order = [np_ for np_ in params if np_[0] not in routers] + [np_ for np_ in params if np_[0] in routers]
+    opt = dict(st["opt"], param_groups=[dict(g) for g in st["opt"]["param_groups"]])
+    for g, no_decay in zip(opt["param_groups"], (False, True)):  # the groups of _param_groups, in its order
+        old = [n for n, p in old_order if _no_decay(n, p) == no_decay]
+        new = [n for n, p in params if _no_decay(n, p) == no_decay]
+        if len(old) != len(g["params"]):
+            raise SystemExit("the optimizer state of this state.pt does not match the model; use a new --out")
+        ids = dict(zip(old, g["params"]))
+        g["params"] = [ids[n] for n in new]
+    st["opt"] = opt
+    return st
 
 
 @torch.no_grad()
@@ -163,19 +194,18 @@ def validate(model: SLERIR, val: list[dict], device: torch.device, profile: str 
     """PSNR per category (on the fixed validation samples), their mean, global nearest-prototype
     accuracy, and "score", the number checkpoints are chosen by (``slerir.data.selection_score``).
 
-    Samples of any size are padded to the model's multiple and cropped back
-    (``slerir.inference.pad_to_multiple``, as ``Restorer`` does). ``ensemble``: a self-ensemble of ``slerir.inference.ENSEMBLES``
+    Samples of any size run whole (the model pads to its multiple and crops back, as in ``Restorer``'s
+    whole-image path). ``ensemble``: a self-ensemble of ``slerir.inference.ENSEMBLES``
     ("mirror", "x8"), as ``Restorer(ensemble=...)``; recognition from the untransformed pass."""
     from .data import selection_score
-    from .inference import ENSEMBLES, dihedral, pad_to_multiple
+    from .inference import ENSEMBLES, dihedral
     from .metrics import psnr
 
     model.eval()
 
     def run(x: torch.Tensor):
-        x, h, w = pad_to_multiple(x, model.cfg.pad_multiple)
         out = model(x)
-        return out.image[..., :h, :w].clamp(0, 1), out
+        return out.image.clamp(0, 1), out
 
     per: dict[str, list[float]] = {}
     correct = 0
@@ -304,10 +334,10 @@ class Trainer:
     def _enable_checkpointing(self) -> None:
         from torch.utils.checkpoint import checkpoint
 
-        for blk in self.model.modules():
-            if blk.__class__.__name__ == "NAFBlock":
-                fwd = blk.forward
-                blk.forward = lambda x, w, g=None, _f=fwd: checkpoint(_f, x, w, g, use_reentrant=False)
+        for blk in self.model.routed_blocks():
+            fwd = blk.forward
+            blk.forward = lambda x, z, g=None, top_k=2, force=None, _f=fwd: checkpoint(
+                _f, x, z, g, top_k, force, use_reentrant=False)
 
     # -- state --------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -328,6 +358,7 @@ class Trainer:
         st = torch.load(path, map_location=self.device, weights_only=False)
         if ModelConfig.from_dict(st["model_config"]) != self.model.cfg:  # older states lack newer fields
             raise SystemExit(f"{path} was written for a different model config; use a new --out")
+        st = upgrade_train_state(st, self.model)  # states written before blocks owned their routers
         self.model.load_state_dict(st["model"], strict=True)
         self.ema.load_state_dict(st["ema"], strict=True)
         self.opt.load_state_dict(st["opt"])
