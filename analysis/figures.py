@@ -33,6 +33,11 @@ def _layout(fig: go.Figure, title: str | None, height: int = 420, **kw) -> go.Fi
     return fig
 
 
+# A legend in one row under the plot: beside it, in a half-width column, it squeezed the plot and its
+# entries were clipped ("fuse / fuse").
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.3, x=0.0, xanchor="left")
+
+
 def _layout_label(bank: EmbeddingBank) -> str:
     return "UMAP" if bank.meta.get("layout", "umap") == "umap" else "PCA"
 
@@ -184,7 +189,8 @@ def usage_figure(result: RestorationResult, title: str | None = "Expert usage pe
     for r in result.routing:
         fig.add_annotation(x=r.name, y=1.0, yshift=10, showarrow=False, font=dict(size=10, color="#444"),
                            text=f"H={routing_entropy(r):.2f}")
-    _layout(fig, title, barmode="stack")
+    _layout(fig, title, barmode="stack", legend=LEGEND_BELOW)
+    fig.update_layout(margin=dict(b=110))
     fig.update_yaxes(range=[0, 1.12], title="mean routing weight")
     fig.update_xaxes(title=f"layer (H = routing entropy in bits, max log2 {E} = {math.log2(E):.2f})")
     return fig
@@ -201,7 +207,8 @@ def agreement_figure(agree_global: dict[str, float], agree_local: dict[str, floa
         go.Bar(x=layers, y=[agree_local.get(l, np.nan) for l in layers], name="fused = local-only",
                marker_color="#0072B2", hovertemplate="%{x}: %{y:.1%}<extra>local-only</extra>"),
     ])
-    _layout(fig, title, barmode="group")
+    _layout(fig, title, barmode="group", legend=LEGEND_BELOW)
+    fig.update_layout(margin=dict(b=110))
     fig.update_yaxes(range=[0, 1.05], title="share of cells, same top expert", tickformat=".0%")
     return fig
 

@@ -29,6 +29,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,6 +53,13 @@ PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradati
 LOCAL_SAMPLES = 300  # local embeddings drawn in the sphere / UMAP views
 DIFF_GAIN = 5.0  # |a - b| is multiplied by this in the difference images
 CACHE_BYTES = 600 * 2**20  # memory for cached restorations
+ANALYSIS_MAX_SIDE = 768  # the analysis views of a larger photo are computed on a copy downscaled to this
+# Up to this many padded pixels run in one pass: tiles of 1024 px cover a 2000x1500 photo with six tiles
+# (6.3 MP of work for 3 MP); one pass costs about 1.7 GB of memory at this size.
+WHOLE_MAX_PIXELS = 2048 * 1536
+BIG_PIXELS = 1024 * 1024  # restorations above this take turns (one at a time); smaller ones run beside them
+POLL_S = 0.25  # how often a running restoration's status is refreshed
+MODEL_WORKERS = 4  # threads running restorations (bounded further by each event's concurrency limit)
 GAIN_VISIBLE_DB = 1.0  # below this measured PSNR gain the restore summary says the result will look much like the input
 NO_LAYER = "(none)"
 
@@ -61,6 +69,40 @@ NO_LAYER = "(none)"
 
 class UserError(ValueError):
     """A problem with what the user asked for; its message is shown as is."""
+
+
+class Cancelled(Exception):
+    """A restoration stopped because its request was cancelled (the user uploaded another image)."""
+
+
+class Job:
+    """Progress and cancellation of one restoration running in a worker thread.
+
+    ``progress(done, total)`` is the library's tile callback: it records the count, and raises
+    ``Cancelled`` once ``cancel`` is set, so a tiled restoration stops at the next tile."""
+
+    def __init__(self, superseded: Callable[[], bool] | None = None,
+                 listener: Callable[[int, int], None] | None = None):
+        self.cancel = threading.Event()
+        self.listener = listener
+        self.superseded = superseded or (lambda: False)
+        self.state = "queued"
+        self.done = self.total = 0
+
+    def stopped(self) -> bool:
+        return self.cancel.is_set() or self.superseded()
+
+    def progress(self, done: int, total: int) -> None:
+        if self.stopped():
+            raise Cancelled()
+        self.done, self.total = done, total
+        if self.listener is not None:
+            self.listener(done, total)
+
+    def text(self) -> str:
+        if self.state == "restoring" and self.total > 1:
+            return f"restoring: tile {min(self.done + 1, self.total)} of {self.total}"
+        return self.state
 
 
 _USER_ERRORS = (ImageError, UserError, CheckpointError, ValueError)
@@ -85,6 +127,8 @@ def user_errors(fn: Callable) -> Callable:
         def gen_wrapper(*a, **kw):
             try:
                 yield from fn(*a, **kw)
+            except Cancelled:  # superseded by a newer image: its views are already blank, say nothing
+                return
             except Exception as e:  # noqa: BLE001 - every failure must reach the user as a message
                 raise _to_gr_error(e) from None
         return gen_wrapper
@@ -234,8 +278,16 @@ class Callbacks:
     """
 
     def __init__(self, restorer: Restorer, bank=None, max_pixels: int = MAX_PIXELS, tile: int = TILE,
-                 gains: dict[str, tuple[float, float]] | None = None):
+                 gains: dict[str, tuple[float, float]] | None = None, whole_max_pixels: int = WHOLE_MAX_PIXELS,
+                 analysis_max_side: int = ANALYSIS_MAX_SIDE, big_pixels: int = BIG_PIXELS):
         self.restorer = restorer
+        self.whole_max_pixels = whole_max_pixels
+        self.analysis_max_side = analysis_max_side
+        self.big_pixels = big_pixels
+        self._big = threading.BoundedSemaphore(1)  # one large restoration at a time (memory, CPU)
+        self._shown: OrderedDict[str, str | None] = OrderedDict()  # session -> the image its page shows now
+        self._shown_lock = threading.Lock()
+        self.workers = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="slerir-model")
         self.bank = bank
         self.gains = gains or {}
         self.max_pixels = max_pixels
@@ -290,18 +342,71 @@ class Callbacks:
                             f"{self.max_pixels:,} (about {side}x{side}). Downscale it, or run the "
                             "command-line tool locally, which tiles any size.")
 
-    def run(self, img: np.ndarray, progress: Callable | None = None, **opts) -> RestorationResult:
-        """Restore with capture, through the cache. ``opts``: top_k, fusion, force_expert."""
+    def tile_for(self, h: int, w: int) -> int:
+        """Tile side for an (h, w) image: one pass up to ``whole_max_pixels`` padded pixels (tiling a
+        2000x1500 photo at 1024 px would do twice its work in overlaps), ``self.tile`` above."""
+        m = self.cfg.pad_multiple
+        hp, wp = -(-h // m) * m, -(-w // m) * m
+        return max(hp, wp, self.tile) if hp * wp <= self.whole_max_pixels else self.tile
+
+    def run(self, img: np.ndarray, progress: Callable | None = None, capture: bool = True,
+            **opts) -> RestorationResult:
+        """Restore through the cache. ``opts``: top_k, fusion, force_expert. A cached result with
+        routing maps also answers ``capture=False``."""
         force = opts.get("force_expert") or None
         key = (pixel_key(img), opts.get("top_k"), opts.get("fusion") or "glgf",
                tuple(sorted(force.items())) if force else None)
         hit = self.cache.get(key)
-        if hit is not None:
+        if hit is not None and (hit.routing or not capture):
             return hit
-        res = self.restorer.restore(img, capture=True, tile=self.tile, progress=progress,
+        res = self.restorer.restore(img, capture=capture, tile=self.tile_for(*img.shape[:2]), progress=progress,
                                     top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force)
         self.cache.put(key, res)
         return res
+
+    def analysis_copy(self, img: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The image the analysis views are computed on: ``img`` itself, or a copy whose longer side is
+        ``analysis_max_side`` (routing maps are drawn at most that large anyway); (image, downscaled)."""
+        size = fit_size(*img.shape[:2], self.analysis_max_side)
+        return (img, False) if size == img.shape[:2] else (as_float(resize(img, size)), True)
+
+    def _restore_job(self, img: np.ndarray, job: Job, capture: bool, **opts) -> RestorationResult:
+        """Worker thread: a large image waits for the previous large one (cancellable), then restores."""
+        big = img.shape[0] * img.shape[1] > self.big_pixels
+        if big:
+            job.state = "waiting for another large photo to finish"
+            while not self._big.acquire(timeout=POLL_S):
+                if job.stopped():
+                    raise Cancelled()
+        try:
+            if job.stopped():
+                raise Cancelled()
+            job.state = "restoring"
+            return self.run(img, progress=job.progress, capture=capture, **opts)
+        finally:
+            if big:
+                self._big.release()
+
+    def run_with_status(self, img: np.ndarray, capture: bool = True, superseded: Callable[[], bool] | None = None,
+                        progress: Callable[[int, int], None] | None = None, **opts):
+        """Generator: restore ``img`` in a worker thread, yielding a status line while it runs
+        ("restoring: tile 3 of 6"); its return value (``StopIteration.value``) is the result. Closing the
+        generator (Gradio cancels the request), or ``superseded()`` turning true (the user uploaded another
+        image), stops the restoration at its next tile."""
+        job = Job(superseded, progress)
+        fut = self.workers.submit(self._restore_job, img, job, capture, **opts)
+        try:
+            last = None
+            while True:
+                try:
+                    return fut.result(timeout=POLL_S)
+                except FutureTimeout:
+                    if job.text() != last:
+                        last = job.text()
+                        yield last
+        finally:
+            if not fut.done():
+                job.cancel.set()
 
     def _tile_progress(self, progress, img: np.ndarray, desc: str):
         h, w = img.shape[:2]
@@ -328,17 +433,67 @@ class Callbacks:
                 pca_basis=None if d == 3 else fit_pca_basis(protos, 3), meta={"layout": "none"})
         return self._proto_bank
 
+    # -- sessions: a new image supersedes the work on the previous one ---------------------------
+    @staticmethod
+    def _session(request) -> str | None:
+        return getattr(request, "session_hash", None) if request is not None else None
+
+    def show(self, request, image) -> None:
+        """Record that the page of ``request``'s session now shows ``image`` (a path); work on any
+        other image for that session stops at its next tile or step."""
+        sid = self._session(request)
+        if sid is None:
+            return
+        path = image if isinstance(image, (str, type(None))) else str(image)
+        with self._shown_lock:
+            self._shown[sid] = path
+            self._shown.move_to_end(sid)
+            while len(self._shown) > 4096:  # bounded: forget the oldest sessions
+                self._shown.popitem(last=False)
+
+    def superseded(self, request, image) -> Callable[[], bool]:
+        """A check that turns true once the session of ``request`` shows another image than ``image``."""
+        sid = self._session(request)
+        if sid is None or not isinstance(image, (str, Path)):
+            return lambda: False
+        path = str(image)
+        return lambda: self._shown.get(sid, path) != path
+
+    def new_image(self, payload, request: gr.Request = None):
+        """An upload (or example, or clear) replaced the input: record it, so that work on the previous
+        image stops, and blank every view that showed the previous image. Runs outside the queue (at once);
+        takes the raw payload (no decoding). Returns None for every view and a status line."""
+        path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+        self.show(request, path)
+        text = status_line("new image: restoring") if path else "Upload an image or pick an example."
+        return (None,) * 15 + (text,)
+
     # -- Restore tab: /restore ------------------------------------------------------------------
-    def restore(self, image, progress=gr.Progress()):
-        """Restore one image.
+    def restore(self, image, progress: Callable[[int, int], None] | None = None, request: gr.Request = None):
+        """Restore one image at full size (``/restore``).
 
         Returns:
             (before, after) for the slider, the restored PNG path (download), the class
-            probabilities {class: p} and a Markdown summary.
+            probabilities {class: p} and a Markdown summary. ``progress(done, total)`` hears the tiles.
         """
+        out = None
+        for out in self.restore_steps(image, request, progress):
+            pass
+        return out[:4]
+
+    def restore_steps(self, image, request: gr.Request = None, progress: Callable[[int, int], None] | None = None):
+        """``restore`` as the page runs it: a generator of (before/after pair, restored PNG path, class
+        probabilities, Markdown summary, status line); only the status changes until the last yield. Images
+        up to ``analysis_max_side`` keep their routing maps for the analysis that follows; larger ones are
+        analysed on a downscaled copy, so their restoration skips the maps."""
         img = self.load(image)
-        res = self.run(img, progress=self._tile_progress(progress, img, "Restoring"))
         h, w = img.shape[:2]
+        skip = gr.skip()
+        self.show(request, image)
+        yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
+        res = yield from follow(self.run_with_status(img, capture=max(h, w) <= self.analysis_max_side,
+                                                     superseded=self.superseded(request, image), progress=progress),
+                                lambda t: (skip, skip, skip, skip, status_line(f"{t} ({w}x{h} px)")))
         size = fit_size(h, w, SLIDER_MAX_SIDE)
         stem = Path(image).stem[:60] if isinstance(image, (str, Path)) else "image"
         jobs = [self.scratch.pool.submit(self.scratch.png, res.image, f"{stem}_restored", True),
@@ -349,7 +504,8 @@ class Callbacks:
         png, before = paths[0], paths[1]
         after = paths[2] if size != (h, w) else png
         probs = {c: float(p) for c, p in zip(res.classes, res.class_probs)}
-        return (before, after), png, probs, self.restore_summary(res, (h, w), size)
+        yield ((before, after), png, probs, self.restore_summary(res, (h, w), size),
+               status_line(f"restored {w}x{h} px in {res.seconds:.1f} s; next: routing, GLGF and embedding views"))
 
     def restore_summary(self, res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int]) -> str:
         h, w = hw
@@ -375,25 +531,56 @@ class Callbacks:
         return "\n\n".join(lines)
 
     # -- Routing / GLGF / Embedding tabs: /analyze ----------------------------------------------
-    def analyze(self, image, opacity: float = 0.55):
+    def analyze(self, image, opacity: float = 0.55, request: gr.Request = None):
+        """``/analyze``: ``analyze_steps`` without the status line (the last yield carries the 11 views,
+        the JSON summary last)."""
+        for out in self.analyze_steps(image, opacity, request):
+            yield out[:-1]
+
+    def analyze_steps(self, image, opacity: float = 0.55, request: gr.Request = None):
         """Everything the analysis tabs show, progressively (a generator).
 
-        Yields three times: routing views first, then GLGF (which needs two more restorations),
-        then the embedding views; the last yield carries every output (what API clients get).
-        Outputs, in order: routing gallery, usage figure, routing table, alpha map, GLGF text,
-        agreement figure, GLGF gallery, sphere figure, UMAP figure, embedding text, summary JSON.
+        Yields a status line first, then the routing views, then GLGF (which needs two more restorations),
+        then the embedding views; the last yield carries every output (what API clients get). A photo
+        with a side above ``analysis_max_side`` is analysed on a downscaled copy (said in the status, the
+        GLGF and embedding notes and the summary). Outputs, in order: routing gallery, usage figure, routing
+        table, alpha map, GLGF text, agreement figure, GLGF gallery, sphere figure, UMAP figure, embedding
+        text, summary JSON, status line.
         """
+        stale = self.superseded(request, image)
+        skip = gr.skip()
+        if stale():  # the page shows another image by now: nothing to draw
+            yield (skip,) * 12
+            return
         img = self.load(image)
-        res = self.run(img)
+        h, w = img.shape[:2]
+        small, scaled = self.analysis_copy(img)
+        sh, sw = small.shape[:2]
+        where = f" (on a {sw}x{sh} copy of the {w}x{h} photo)" if scaled else ""
+        rest = (skip,) * 11
+        yield (*rest, status_line(f"routing views{where}"))
+        res = yield from follow(self.run_with_status(small, superseded=stale),
+                                lambda t: (*rest, status_line(f"routing views: {t}{where}")))
         t0 = time.perf_counter()
         routing = self.routing_views(res, opacity)
-        skip = gr.skip()
-        yield (*routing, skip, skip, skip, skip, skip, skip, skip, skip)
-        glgf, agree = self.glgf_views(img, res)
-        yield (skip, skip, skip, *glgf, skip, skip, skip, skip)
+        yield (*routing, *(skip,) * 8, status_line(f"GLGF: restoring with global-only and local-only routing{where}"))
+        if stale():
+            raise Cancelled()
+        glgf, agree = self.glgf_views(small, res)
+        if stale():
+            raise Cancelled()
+        if scaled:
+            glgf = (glgf[0], glgf[1] + f"\n\n*Computed on a {sw}x{sh} copy of your {w}x{h} photo; the restoration "
+                    "you download is full size.*", *glgf[2:])
+        yield (skip, skip, skip, *glgf, skip, skip, skip, skip, status_line(f"embedding views{where}"))
         emb = self.embedding_views(res)
+        if scaled:
+            emb = (*emb[:2], emb[2] + f"\n\nEmbeddings of a {sw}x{sh} copy of your {w}x{h} photo.")
         summary = self.summary(res, agree, time.perf_counter() - t0)
-        yield (*routing, *glgf, *emb, summary)
+        summary["analysis_size"] = [sw, sh]
+        summary["image_size"] = [w, h]
+        yield (*routing, *glgf, *emb, summary,
+               status_line(f"done: every view shows this image{where}", done=True))
 
     def routing_gallery(self, res: RestorationResult, opacity: float) -> list[tuple[np.ndarray, str]]:
         from analysis.maps import expert_map_rgb, overlay
@@ -669,6 +856,24 @@ class Callbacks:
 
         return (self.scratch.pngs(gallery, "playground"), pd.DataFrame(rows, columns=["image", "PSNR (dB)", "SSIM"]),
                 pd.DataFrame(change, columns=headers), self.scratch.pngs(maps, "pgmap"), note)
+
+
+def status_line(text: str, done: bool = False) -> str:
+    """The Markdown of the status line above the tabs."""
+    return f"**{'Ready' if done else 'Working'}:** {text}" + ("" if done else " …")
+
+
+def follow(gen, wrap: Callable):
+    """``yield from`` a generator of status texts, yielding ``wrap(text)`` for each; returns its value."""
+    try:
+        while True:
+            try:
+                text = next(gen)
+            except StopIteration as e:
+                return e.value
+            yield wrap(text)
+    finally:
+        gen.close()  # on cancellation: stops the restoration at its next tile
 
 
 def load_image_any(image) -> np.ndarray:

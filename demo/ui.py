@@ -30,6 +30,12 @@ QUEUE_MAX_SIZE = 16  # requests waiting beyond this are refused ("queue full") i
 MAX_FILE_SIZE = "50mb"  # a 4096x4096 photo as PNG can exceed 25 MB
 # Every 15 min, delete the temp files this app created that are older than 30 min.
 DELETE_CACHE = (900, 1800)
+# Separate bounded queues, so that a short request never waits behind a long one of another kind:
+# restorations run up to three at a time (large photos take turns inside, ``Callbacks.big_pixels``), the
+# analysis views (always of an image of at most 768 px) and the Playground one at a time each.
+RESTORE_QUEUE = dict(concurrency_id="restore", concurrency_limit=3)
+ANALYSIS_QUEUE = dict(concurrency_id="analysis", concurrency_limit=1)
+PLAYGROUND_QUEUE = dict(concurrency_id="playground", concurrency_limit=1)
 
 CSS = """
 .gradio-container {max-width: 1400px !important; margin: auto;}
@@ -39,7 +45,12 @@ CSS = """
 .sler-legend span.sw {display: inline-block; width: 1.1em; height: 1.1em; border-radius: 3px;
                       vertical-align: middle; margin-right: 0.35em; border: 1px solid rgba(0,0,0,0.25);}
 .sler-note {font-size: 0.92em;}
+#status {min-height: 1.6em; padding: 0.2em 0.6em; border-left: 3px solid var(--color-accent);}
 """
+
+# Plotly draws a figure that arrives while its tab is hidden at its default 700 px width and only
+# redraws on a window resize; opening a tab sends one (a few times, as the tab's layout settles).
+RESIZE_JS = """() => { for (const t of [0, 60, 200, 500]) setTimeout(() => window.dispatchEvent(new Event('resize')), t); }"""
 
 THEME = gr.themes.Soft(primary_hue="blue", secondary_hue="orange", neutral_hue="slate")
 
@@ -181,7 +192,8 @@ def _pick(paths: list[str]):
 
 def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                examples_dir: str | Path = EXAMPLES_DIR, max_pixels: int = MAX_PIXELS,
-               tile: int = TILE, gains: dict[str, tuple[float, float]] | None = None) -> gr.Blocks:
+               tile: int = TILE, gains: dict[str, tuple[float, float]] | None = None,
+               **callback_options) -> gr.Blocks:
     """The SLER-IR Studio app.
 
     Args:
@@ -192,8 +204,10 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         max_pixels: size guard; tile: tile side for large images.
         gains: measured PSNR gain per kind of these weights (``analysis.gains.kind_gains``), told in
             the restore summary; None: not told.
+        callback_options: further ``Callbacks`` arguments (``whole_max_pixels``, ``analysis_max_side``,
+            ``big_pixels``).
     """
-    cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile, gains=gains)
+    cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile, gains=gains, **callback_options)
     layers, E = cb.layers, cb.E
     deg_examples = degraded_examples(examples_dir)
     cln_examples = clean_examples(examples_dir)
@@ -201,9 +215,10 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
     with gr.Blocks(title="SLER-IR Studio", delete_cache=DELETE_CACHE, analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(_model_line(restorer), elem_classes=["sler-note"])
+        status = gr.Markdown("Upload an image or pick an example.", elem_id="status", elem_classes=["sler-status"])
         with gr.Tabs():
             # ---------------------------------------------------------------- Restore
-            with gr.Tab("Restore", id="restore"):
+            with gr.Tab("Restore", id="restore") as tab_restore:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1):
                         inp = image_input(label="Degraded image (upload, paste or webcam)", type="filepath",
@@ -228,7 +243,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                 download = gr.File(label="Restored image (lossless PNG)", interactive=False,
                                                    elem_id="restore-download")
             # ---------------------------------------------------------------- Routing
-            with gr.Tab("Routing", id="routing"):
+            with gr.Tab("Routing", id="routing") as tab_routing:
                 gr.Markdown(ROUTING_HELP)
                 with gr.Row():
                     opacity = gr.Slider(0.0, 1.0, value=0.55, step=0.05, label="Map opacity over the image",
@@ -249,26 +264,26 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                 with gr.Accordion("All numbers as JSON (what /analyze returns last)", open=False):
                     summary_json = gr.JSON(label="Analysis summary")
             # ---------------------------------------------------------------- GLGF
-            with gr.Tab("GLGF", id="glgf"):
+            with gr.Tab("GLGF", id="glgf") as tab_glgf:
                 gr.Markdown(GLGF_HELP)
                 with gr.Row(equal_height=False):
                     alpha_img = gr.Image(label="alpha: global share (blue = local, white = even, red = global)",
                                          format="png", interactive=False, height=380, elem_id="alpha-map")
                     with gr.Column():
                         glgf_text = gr.Markdown("Restore an image to see GLGF at work.", label="glgf_summary")
-                        agree_plot = gr.Plot(label="Agreement per layer")
+                        agree_plot = gr.Plot(label="Agreement per layer", elem_id="agree-plot")
                 gr.HTML(_class_legend_html(restorer.classes))
                 glgf_gallery = gr.Gallery(label="Fused, global-only and local-only restorations and their differences",
                                           columns=3, format="png", height=_gallery_height(6, 3), object_fit="contain",
                                           interactive=False, elem_id="glgf-gallery")
             # ---------------------------------------------------------------- Embedding
-            with gr.Tab("Embedding", id="embedding"):
+            with gr.Tab("Embedding", id="embedding") as tab_embedding:
                 emb_text = gr.Markdown("Restore an image to place it on the degradation sphere.", label="embedding_note",
                                        elem_classes=["sler-note"])
                 sphere_plot = gr.Plot(label="Degradation embedding sphere (drag to rotate)", elem_id="sphere-plot")
                 umap_plot = gr.Plot(label="UMAP of the reference bank (computed offline)", elem_id="umap-plot")
             # ---------------------------------------------------------------- Playground
-            with gr.Tab("Playground", id="playground"):
+            with gr.Tab("Playground", id="playground") as tab_playground:
                 gr.Markdown(PLAYGROUND_HELP)
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1):
@@ -315,41 +330,54 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                      object_fit="contain", interactive=False)
                 pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
             # ---------------------------------------------------------------- About
-            with gr.Tab("About", id="about"):
+            with gr.Tab("About", id="about") as tab_about:
                 gr.Markdown(model_card or default_model_card(restorer))
 
         # ---------------------------------------------------------------------- events
-        analysis_outputs = [routing_gallery, usage_plot, routing_table, alpha_img, glgf_text, agree_plot,
-                            glgf_gallery, sphere_plot, umap_plot, emb_text, summary_json]
-        restore_ev = run_btn.click(user_errors(cb.restore), inputs=[inp], outputs=[slider, download, probs, info],
-                                   api_name="restore", concurrency_id="model",
-                                   api_description="Restore an image; returns (before, after), the restored "
-                                                   "PNG, class probabilities and a summary.")
-        restore_ev.success(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs,
-                           api_name="analyze", concurrency_id="model", show_progress="minimal",
-                           api_description="Routing, GLGF and embedding analysis of an image; the last "
-                                           "output is a JSON summary.")
+        for tab in (tab_restore, tab_routing, tab_glgf, tab_embedding, tab_playground, tab_about):
+            tab.select(None, None, None, js=RESIZE_JS, queue=False, api_visibility="private")
+        views = [slider, download, probs, info, routing_gallery, usage_plot, routing_table, alpha_img, glgf_text,
+                 agree_plot, glgf_gallery, sphere_plot, umap_plot, emb_text, summary_json]
+        restore_outputs = [slider, download, probs, info, status]
+        analysis_outputs = [*views[4:], status]
+        # A new input blanks every view at once (outside the queue, no decoding) and supersedes the work on
+        # the previous image; an upload starts its restoration by itself.
+        inp.change(cb.new_image, inputs=[inp], outputs=[*views, status], queue=False, preprocess=False,
+                   api_visibility="private", show_progress="hidden")
+        restore_ev = gr.on([run_btn.click, inp.upload], user_errors(cb.restore_steps), inputs=[inp],
+                           outputs=restore_outputs, api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
+        restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity], outputs=analysis_outputs,
+                           api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE)
+        # the named API: the same work without the status line (hidden buttons carry the endpoints)
+        api_restore, api_analyze = gr.Button(visible=False), gr.Button(visible=False)
+        api_restore.click(user_errors(cb.restore), inputs=[inp], outputs=restore_outputs[:4], api_name="restore",
+                          **RESTORE_QUEUE, api_description="Restore an image at full size; returns (before, after), "
+                                                           "the restored PNG, class probabilities and a summary.")
+        api_analyze.click(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs[:-1],
+                          api_name="analyze", **ANALYSIS_QUEUE,
+                          api_description="Routing, GLGF and embedding analysis of an image (of a copy downscaled "
+                                          "to 768 px when larger); the last output is a JSON summary.")
         opacity.release(user_errors(cb.redraw_overlays), inputs=[inp, opacity], outputs=[routing_gallery],
                         api_visibility="private", show_progress="hidden", concurrency_id="redraw")
         hm_btn.click(user_errors(cb.heatmaps), inputs=[inp, hm_layer], outputs=[hm_gallery],
-                     api_name="heatmaps", api_visibility="undocumented", concurrency_id="model")
+                     api_name="heatmaps", api_visibility="undocumented", **ANALYSIS_QUEUE)
         pg_inputs = [clean_in, degraded_img, top_k, force_layer, force_expert, show_layer]
         pg_outputs = [pg_gallery, pg_metrics, pg_change, pg_maps, pg_text]
         go_btn.click(user_errors(cb.degrade), inputs=[clean_in, *deg_inputs, seed],
-                     outputs=[degraded_img, mask_img, degrade_text], api_name="degrade", concurrency_id="model",
+                     outputs=[degraded_img, mask_img, degrade_text], api_name="degrade", **PLAYGROUND_QUEUE,
                      api_description="Degrade a clean image with our synthetic degradations (strength 0..1, "
                                      "0 = off; region full/half/blob/gradient).",
                      ).success(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
-                               api_name="playground", api_visibility="undocumented", concurrency_id="model")
+                               api_name="playground", api_visibility="undocumented", **PLAYGROUND_QUEUE)
         again_btn.click(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
-                        api_visibility="private", concurrency_id="model")
+                        api_visibility="private", **PLAYGROUND_QUEUE)
         if ex_gallery is not None:  # an example click loads it and runs the same chain as the button
             (ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
                                show_progress="hidden")
-             .success(user_errors(cb.restore), inputs=[inp], outputs=[slider, download, probs, info],
-                      api_visibility="private", concurrency_id="model")
-             .success(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs,
-                      api_visibility="private", concurrency_id="model", show_progress="minimal"))
+             .success(user_errors(cb.restore_steps), inputs=[inp], outputs=restore_outputs,
+                      api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
+             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity], outputs=analysis_outputs,
+                      api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE))
         if clean_gallery is not None:
             clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",
                                  show_progress="hidden")

@@ -1,0 +1,118 @@
+"""demo.callbacks without a server: step status, superseded work, big photos, tile choice."""
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from slerir.inference import Restorer
+from tests.conftest import make_model
+
+from demo.callbacks import Callbacks, Cancelled, user_errors
+
+
+@pytest.fixture(scope="module")
+def restorer() -> Restorer:
+    import torch
+
+    torch.set_num_threads(1)
+    return Restorer(make_model(), tile=64)
+
+
+def _png(path, h, w, seed=0):
+    Image.fromarray((np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def test_restore_steps_report_tiles_then_the_result(restorer, tmp_path):
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=0)
+    seen = []
+    outs = list(cb.restore_steps(_png(tmp_path / "a.png", 150, 200), progress=lambda d, t: seen.append((d, t))))
+    statuses = [o[4] for o in outs]
+    assert statuses[0].startswith("**Working:** restoring 200x150 px")
+    assert seen and seen[-1][0] == seen[-1][1] == 12  # 3 x 4 tiles of 64 px
+    last = outs[-1]
+    assert last[1].endswith(".png") and "restored 200x150 px" in last[4]
+    assert all(o[0] is not None for o in outs[-1:])
+
+
+def test_job_status_text_counts_tiles():
+    from demo.callbacks import Job
+
+    j = Job()
+    assert j.text() == "queued"
+    j.state = "restoring"
+    j.progress(2, 6)
+    assert j.text() == "restoring: tile 3 of 6"
+    j.cancel.set()
+    with pytest.raises(Cancelled):
+        j.progress(3, 6)
+
+
+def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=0)
+    req = SimpleNamespace(session_hash="s1")
+    a, b = _png(tmp_path / "a.png", 150, 200, 1), _png(tmp_path / "b.png", 150, 200, 2)
+    out = cb.new_image({"path": a}, req)
+    assert out[:15] == (None,) * 15 and "new image" in out[15]
+    steps = cb.restore_steps(a, req)
+    next(steps)  # started
+    stale = cb.superseded(req, a)
+    assert not stale()
+    cb.new_image({"path": b}, req)  # the user uploads another image
+    assert stale()
+    with pytest.raises(Cancelled):
+        for _ in steps:
+            pass
+    # the wrapper the UI uses says nothing (no error toast) for superseded work, and analysis of a
+    # superseded image draws nothing
+    assert list(user_errors(cb.restore_steps)(a, SimpleNamespace(session_hash="s1")))[-1][4].startswith("**Working")
+    cb.new_image({"path": b}, req)
+    outs = list(user_errors(cb.analyze_steps)(a, 0.5, req))
+    assert len(outs) == 1 and all(type(o).__name__ == "_Skip" or o is None or isinstance(o, dict) for o in outs[0])
+
+
+def test_restore_steps_of_another_session_are_not_superseded(restorer, tmp_path):
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=0)
+    a, b = _png(tmp_path / "a.png", 96, 128, 1), _png(tmp_path / "b.png", 96, 128, 2)
+    cb.new_image({"path": a}, SimpleNamespace(session_hash="u1"))
+    cb.new_image({"path": b}, SimpleNamespace(session_hash="u2"))
+    assert not cb.superseded(SimpleNamespace(session_hash="u1"), a)()
+
+
+def test_big_photo_restores_whole_and_analyses_a_downscaled_copy(restorer, tmp_path):
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=300 * 300, analysis_max_side=96)
+    m = restorer.cfg.pad_multiple
+    assert cb.tile_for(150, 200) == -(-200 // m) * m  # one pass (padded to the model's multiple)
+    assert cb.tile_for(400, 400) == 64  # above whole_max_pixels: tiles
+    path = _png(tmp_path / "big.png", 150, 200)
+    _, png, _, summary = cb.restore(path)
+    assert "whole image, no tiling" in summary and Image.open(png).size == (200, 150)
+    outs = list(cb.analyze_steps(path, 0.5))
+    statuses = [o[-1] for o in outs]
+    assert "96x72 copy of the 200x150 photo" in statuses[0]
+    assert any("GLGF" in s for s in statuses) and any("embedding" in s for s in statuses)
+    assert statuses[-1].startswith("**Ready:**")
+    assert outs[-1][10]["analysis_size"] == [96, 72]
+
+
+def test_large_restorations_take_turns(restorer, tmp_path):
+    """Two large photos: the second waits (and says so) until the first is done."""
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=0, big_pixels=100 * 100)
+    img = np.random.default_rng(0).random((150, 200, 3), dtype=np.float32)
+    cb._big.acquire()  # a large restoration is running
+    steps = cb.run_with_status(img.copy())
+    first = next(steps)
+    assert first.startswith("waiting for another large photo")
+    threading.Timer(0.5, cb._big.release).start()
+    t = time.perf_counter()
+    try:
+        while True:
+            next(steps)
+    except StopIteration as e:
+        assert e.value.image.shape == img.shape
+    assert time.perf_counter() - t >= 0.3
