@@ -98,11 +98,11 @@ BAD_WEIGHTS = {
         lambda d: ((d / "config.json").unlink(), _tensors(d, lambda st: None)),  # re-saved: no metadata
         r"carries no config"),
     "tensor shape mismatch": (
-        lambda d: _tensors(d, lambda st: st.update({"routers.0.keys": torch.zeros(st["routers.0.keys"].shape[0] + 1,
-                                                                                  *st["routers.0.keys"].shape[1:])})),
-        r"do not match .*size mismatch for routers\.0\.keys"),
-    "missing tensor": (lambda d: _tensors(d, lambda st: [st.pop(k) for k in list(st) if "routers.0" in k]),
-                       r"do not match .*Missing key.*routers\.0"),
+        lambda d: _tensors(d, lambda st: st.update({"enc.0.0.router.keys": torch.zeros(
+            st["enc.0.0.router.keys"].shape[0] + 1, *st["enc.0.0.router.keys"].shape[1:])})),
+        r"do not match .*size mismatch for enc\.0\.0\.router\.keys"),
+    "missing tensor": (lambda d: _tensors(d, lambda st: [st.pop(k) for k in list(st) if "enc.0.0.router." in k]),
+                       r"do not match .*Missing key.*enc\.0\.0\.router"),
     "extra tensor": (lambda d: _tensors(d, lambda st: st.update({"evil.extra": torch.zeros(1)})),
                      r"do not match .*Unexpected key.*evil\.extra"),
 }
