@@ -48,7 +48,7 @@ from .routing import RoutingCollector, glgf_agreement
 from .util import jsonable
 
 SECTIONS = ("usage", "specialisation", "embedding", "glgf", "gallery", "metrics")
-DEFAULT_BANK = Path(__file__).resolve().parent.parent / "assets" / "bank"
+DEFAULT_BANK = Path("assets") / "bank"  # relative to the working directory
 LOCAL_CELLS_PER_IMAGE = 20
 THUMB = 160
 
@@ -530,7 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     src.add_argument("--images", help="folder of images (degradations unknown: predicted class used as label)")
     src.add_argument("--suite", help="benchmark suite (three, five, all) or one benchmark name")
     ap.add_argument("--out", default="report", help="output folder (index.html, figures/, summary.json)")
-    ap.add_argument("--weights", default=None, help="weights folder or .safetensors (default assets/weights)")
+    ap.add_argument("--weights", default=None,
+                    help="weights folder or .safetensors (default: $SLERIR_WEIGHTS, else ./assets/weights)")
     ap.add_argument("--limit", type=int, default=None, help="at most N images (per benchmark for suites)")
     ap.add_argument("--data-root", default=None, help="datasets folder (default ../shared/datasets)")
     ap.add_argument("--mixed", type=int, default=0, help="add N spatially mixed composites from the validation photos")
@@ -555,11 +556,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from slerir.checkpoint import CheckpointError
-    from slerir.inference import DEFAULT_WEIGHTS, Restorer
+    from slerir.inference import Restorer
+    from slerir.paths import cli_weights
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
+    weights = cli_weights(args.weights)
     try:
         restorer = Restorer.from_pretrained(weights, tile=args.tile)
     except CheckpointError as e:

@@ -26,41 +26,18 @@ import numpy as np
 from slerir.imaging import load_image as _load_rgb_float, to_uint8
 
 from slerir.config import CLASSES
-
-DEFAULT_ROOT = Path("..") / "shared" / "datasets"
-# The same folder seen from this file (slerir/benchmarks.py -> repo root -> ../shared/datasets), so a
-# default root is found whatever the current working directory is.
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-_FALLBACK_ROOT = _REPO_ROOT.parent / "shared" / "datasets"
+from slerir.paths import resolve_data_root
 
 
 # --------------------------------------------------------------------------------------------- data root
 
 
 def resolve_root(root: str | Path | None = None) -> Path:
-    """Return the dataset root folder (the one holding ``test/``).
-
-    With ``root=None`` the default ``../shared/datasets`` is tried relative to the current working
-    directory, then relative to this repository (``<repo>/../shared/datasets``). An explicit ``root`` is
-    used as given. Raises :class:`FileNotFoundError` naming the folder(s) tried when none exists.
+    """Return the dataset root folder (the one holding ``test/``): ``root`` as given, else ``$SLERIR_DATA``,
+    else ``../shared/datasets`` relative to the working directory (``slerir.paths.resolve_data_root``).
+    Raises :class:`FileNotFoundError` naming the folder(s) tried when none exists.
     """
-    if root is not None:
-        path = Path(root).expanduser()
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"dataset folder {str(path)!r} does not exist (resolved: {path.resolve()}); "
-                "pass the folder holding test/ with --data-root (or root=...)"
-            )
-        return path.resolve()
-    candidates = [DEFAULT_ROOT, _FALLBACK_ROOT]
-    for cand in candidates:
-        if cand.is_dir():
-            return cand.resolve()
-    tried = ", ".join(repr(str(c.resolve())) for c in candidates)
-    raise FileNotFoundError(
-        f"dataset folder not found: tried {tried} (default {str(DEFAULT_ROOT)!r} relative to the working "
-        "directory, then to the repository); pass the folder holding test/ with --data-root (or root=...)"
-    )
+    return resolve_data_root(root, holds="test/ (the benchmarks)")
 
 
 # ------------------------------------------------------------------------------------------ image input

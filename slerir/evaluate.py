@@ -27,6 +27,7 @@ import torch
 from .benchmarks import BENCHMARKS, SUITES, iter_benchmark, benchmark_files
 from .checkpoint import CheckpointError
 from .inference import Restorer
+from .paths import cli_weights
 from .metrics import SSIM_VARIANTS, crop_to_multiple, psnr, ssim
 
 PRETTY = {
@@ -185,7 +186,8 @@ def to_markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Evaluate SLER-IR on the benchmark suites (paper-style tables).")
-    p.add_argument("--weights", default=None, help="weights folder or .safetensors (default: assets/weights)")
+    p.add_argument("--weights", default=None,
+                   help="weights folder or .safetensors (default: $SLERIR_WEIGHTS, else ./assets/weights)")
     p.add_argument("--suite", default="all", help=f"one of {sorted(SUITES)} or a comma-separated list of {sorted(BENCHMARKS)}")
     p.add_argument("--data-root", default=None, help="folder holding test/ (default ../shared/datasets)")
     p.add_argument("--limit", type=int, default=None, help="first N pairs of each benchmark")
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     suite = a.suite if a.suite in SUITES else [s.strip() for s in a.suite.split(",") if s.strip()]
     try:
-        restorer = None if a.no_model else Restorer.from_pretrained(a.weights, ensemble=a.ensemble)
+        restorer = None if a.no_model else Restorer.from_pretrained(cli_weights(a.weights), ensemble=a.ensemble)
         result = evaluate(restorer, suite, a.data_root, a.limit, a.ssim, a.protocol, a.baselines,
                           progress=sys.stderr.isatty() or bool(a.out), jobs=max(1, a.jobs))
     except (FileNotFoundError, CheckpointError) as e:

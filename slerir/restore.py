@@ -2,6 +2,7 @@
 
     python -m slerir.restore IN.png OUT.png [--weights assets/weights]
     python -m slerir.restore IN_FOLDER OUT_FOLDER     # every image, same names, written as PNG
+    python -m slerir.restore IN.png OUT.png --device cuda   # on a GPU (default auto: CUDA when available)
 
 IN and OUT are both files or both folders. Large images are tiled (bounded memory). Output is
 always lossless PNG; in folder mode an existing output is kept unless --overwrite. By default each
@@ -16,6 +17,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError
 from .imaging import IMAGE_EXTENSIONS, ImageError, save_png
 from .inference import Restorer
+from .paths import cli_weights
 
 
 SHOWN_CLASS_SHARE = 0.1  # besides the recognised class, the line names every class at least this probable
@@ -39,19 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Restore an image or a folder of images with SLER-IR.")
     ap.add_argument("input", type=Path)
     ap.add_argument("output", type=Path)
-    ap.add_argument("--weights", default=None, help="weights folder or .safetensors (default assets/weights)")
+    ap.add_argument("--weights", default=None,
+                    help="weights folder or .safetensors (default: $SLERIR_WEIGHTS, else ./assets/weights)")
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--ensemble", choices=["mirror", "x8", "none"], default="mirror",
                     help="self-ensemble: mirror (default: the image and its mirror averaged, 2x the time), "
                          "x8 (all rotations/mirrors) or none (one pass)")
+    ap.add_argument("--device", default="auto",
+                    help="auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N")
     ap.add_argument("--overwrite", action="store_true")
     a = ap.parse_args(argv)
     if not a.input.exists():
         print(f"error: {a.input} does not exist", file=sys.stderr)
         return 2
     try:
-        restorer = Restorer.from_pretrained(a.weights, tile=a.tile,
+        restorer = Restorer.from_pretrained(cli_weights(a.weights), tile=a.tile, device=a.device,
                                             ensemble=None if a.ensemble == "none" else a.ensemble)
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -205,11 +205,10 @@ def test_load_image_missing_file(tmp_path):
 def test_missing_root_gives_clear_error(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="--data-root"):
         B.resolve_root(tmp_path / "no_such_folder")
-    monkeypatch.setattr(B, "DEFAULT_ROOT", tmp_path / "missing_a")
-    monkeypatch.setattr(B, "_FALLBACK_ROOT", tmp_path / "missing_b")
+    monkeypatch.setenv("SLERIR_DATA", str(tmp_path / "missing_a"))
     with pytest.raises(FileNotFoundError, match="missing_a") as info:
         B.resolve_root()
-    assert "--data-root" in str(info.value) and "missing_b" in str(info.value)
+    assert "--data-root" in str(info.value) and "SLERIR_DATA" in str(info.value)
     # Root exists but lacks the benchmark folder: the error names the folder.
     with pytest.raises(FileNotFoundError, match="LOL_eval15"):
         B.load_benchmark("lol", tmp_path)
