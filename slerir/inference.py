@@ -20,7 +20,9 @@ to the tile seams, which are blended with linear ramps.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +294,7 @@ class Restorer:
         tile: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         global_stats: tuple | None = None,
+        treat_as: str | None = None,
     ) -> RestorationResult:
         """Restore one image.
 
@@ -306,6 +309,10 @@ class Restorer:
             global_stats: (feature sum, count) pooled encoder statistics to take the global embedding
                 and conditioning from instead of the image's own (``Restorer.global_stats`` of another
                 image, or ``SLERIR.global_stats``); None: the image's own.
+            treat_as: a class name (e.g. "rain") to restore the image as that degradation: the class
+                prototype replaces z_g and the fused embedding at every position (alpha = 1), so every router
+                sees it; the result's embeddings and class probabilities stay the image's own. None: the
+                image decides.
 
         Raises:
             ImageError (``ImageTooLarge``): the image; OptionError: top_k, fusion or force_expert.
@@ -313,11 +320,37 @@ class Restorer:
         With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then counts
         the tiles of all passes).
         """
+        if treat_as is not None:
+            with self._treated_as(treat_as):
+                return self.restore(image, capture, top_k, fusion, force_expert, tile, progress, global_stats)
         if self.ensemble:
             return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
                                           fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
                                           global_stats=global_stats)
         return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats)
+
+    @contextlib.contextmanager
+    def _treated_as(self, name: str):
+        """``restore(treat_as=name)``: a forward hook on the GLGF module (registered once) replaces its output
+        by the class prototype everywhere, with alpha = 1; per thread (the app restores in several threads)."""
+        if name not in self.classes:
+            raise OptionError(f"treat_as must be one of {', '.join(self.classes)} or None, got {name!r}")
+        if not hasattr(self, "_treat"):
+            self._treat = threading.local()
+
+            def hook(module, args, out):  # out: fused z (B,d,h,w), alpha (B,1,h,w)
+                proto = getattr(self._treat, "proto", None)
+                if proto is None:
+                    return out
+                z, alpha = out
+                return proto.to(z).view(1, -1, 1, 1).expand_as(z).contiguous(), torch.ones_like(alpha)
+
+            self.model.glgf.register_forward_hook(hook)
+        self._treat.proto = self.model.prototypes[self.classes.index(name)].detach()
+        try:
+            yield
+        finally:
+            self._treat.proto = None
 
     def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress,
                       global_stats=None) -> RestorationResult:
