@@ -182,3 +182,104 @@ def test_mirror_ensemble_averages_image_and_undone_mirror(restorer):
     assert x8.image.shape == img.shape and np.isfinite(x8.image).all()
     with pytest.raises(ValueError, match="ensemble"):
         Restorer(restorer.model, ensemble="x4")
+
+
+def test_typed_errors_for_the_ui_to_word():
+    """Validation happens once, in the library, with types a UI maps to its own messages."""
+    from slerir.imaging import ImageTooLarge, ImageTooSmall, read_image
+    from slerir.inference import OptionError
+
+    r = Restorer(make_model(), max_pixels=100 * 100, device="cpu")
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(buf, format="PNG")
+    with pytest.raises(ImageTooLarge) as e:  # from the header of encoded bytes
+        r.restore(buf.getvalue())
+    assert (e.value.width, e.value.height, e.value.limit) == (300, 200, 10_000) and "limit" in str(e.value)
+    with pytest.raises(ImageTooLarge):  # and of a decoded array
+        r.restore(np.zeros((101, 100, 3), np.float32))
+    with pytest.raises(ImageTooSmall) as e:
+        read_image(np.zeros((7, 30, 3), np.uint8), min_side=8)
+    assert (e.value.width, e.value.height, e.value.min_side) == (30, 7, 8)
+    assert read_image(np.zeros((8, 8), np.uint8), max_pixels=64, min_side=8).shape == (8, 8, 3)
+    img = np.zeros((16, 16, 3), np.float32)
+    for kw in ({"top_k": 0}, {"top_k": 5}, {"top_k": 1.5}, {"fusion": "both"}, {"force_expert": {"enc0.b0": -1}}):
+        with pytest.raises(OptionError):
+            r.restore(img, **kw)
+    with pytest.raises(OptionError):
+        Restorer(make_model(), tile=100)
+    for t in (ImageTooLarge, ImageTooSmall, OptionError):
+        assert issubclass(t, ValueError)
+    assert issubclass(ImageTooLarge, ImageError) and issubclass(ImageTooSmall, ImageError)
+
+
+def test_device_selection(monkeypatch, weights_dir):
+    from slerir.inference import DeviceError, resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
+    for bad in ("cuda", "cuda:0", "tpu", "bogus", "mps"):
+        with pytest.raises(DeviceError):
+            resolve_device(bad)
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        Restorer.from_pretrained(weights_dir, device="cuda")
+    r = Restorer.from_pretrained(weights_dir)  # auto without CUDA: the CPU
+    assert r.device == torch.device("cpu") and next(r.model.parameters()).device.type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("CUDA:0") == torch.device("cuda:0")
+    with pytest.raises(DeviceError, match="1 CUDA device"):
+        resolve_device("cuda:3")
+
+
+def test_restore_cli_device_flag(tmp_path, weights_dir, monkeypatch):
+    from slerir.restore import main
+
+    Image.fromarray((_image(20, 24) * 255).astype(np.uint8)).save(tmp_path / "in.png")
+    args = [str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--weights", str(weights_dir), "--ensemble", "none"]
+    assert main(args + ["--device", "cpu"]) == 0 and (tmp_path / "out.png").exists()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(args + ["--device", "cuda"]) == 2
+
+
+def test_global_stats_argument_restores_with_another_images_global_embedding(restorer):
+    img, other = _image(40, 56, seed=1), np.ascontiguousarray(_image(72, 64, seed=2)[::-1] ** 2)
+    own = restorer.restore(img)
+    same = restorer.restore(img, global_stats=restorer.global_stats(img))
+    np.testing.assert_allclose(same.image, own.image, atol=1e-5)
+    stats = restorer.global_stats(other)
+    borrowed = restorer.restore(img, global_stats=stats)
+    np.testing.assert_allclose(borrowed.global_embedding, restorer.restore(other).global_embedding, atol=1e-5)
+    assert not np.allclose(borrowed.image, own.image, atol=1e-4)
+    # what the model computes from the same statistics (the path the lab tools used before)
+    with torch.inference_mode():
+        x = torch.from_numpy(img).permute(2, 0, 1)[None]
+        ref = restorer.model(x, global_stats=stats).image[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(borrowed.image, ref, atol=1e-5)
+    tiled = restorer.restore(img, global_stats=stats, tile=16)
+    assert tiled.tiles > 1
+    np.testing.assert_allclose(tiled.global_embedding, borrowed.global_embedding, atol=1e-6)
+
+
+def _shipped_example():
+    from tests.conftest import REPO
+
+    return np.asarray(Image.open(REPO / "assets/examples/mixed_noise_haze_rocket.png").convert("RGB"))[:203, :301]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_and_cpu_agree_within_40_db():
+    """The shipped weights on CUDA and on the CPU: the same restoration up to float32 summation order
+    (at least 40 dB PSNR apart), whole and tiled, and the same recognised class."""
+    img = _shipped_example()
+    cpu, gpu = Restorer.from_pretrained(device="cpu"), Restorer.from_pretrained(device="cuda")
+    assert gpu.device.type == "cuda"
+    for kw in ({}, {"tile": 128}):
+        a, b = cpu.restore(img, **kw), gpu.restore(img, **kw)
+        assert a.tiles == b.tiles and a.image.shape == b.image.shape
+        assert _psnr(a.image, b.image) >= 40.0, kw
+        assert a.predicted_class == b.predicted_class
+        np.testing.assert_allclose(a.global_embedding, b.global_embedding, atol=1e-3)
+        assert all((x.expert_map == y.expert_map).mean() > 0.95 for x, y in zip(a.routing, b.routing))
