@@ -56,6 +56,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from slerir.camera import camera_noise, jpeg
 from slerir.degradations import KINDS, DegradationSpec, smooth_field
 
 LIGHT_RAIN_MAX = 0.25  # "light_rain": rain strength drawn in [0, LIGHT_RAIN_MAX]; also the validation sets' rain
@@ -74,6 +75,11 @@ SHADOW_AREA = (0.2, 0.7)  # share of the crop in shadow
 PALE_CONTRAST = (0.25, 0.6)  # "pale": contrast kept in a washed-out region (pavement, a wall, overcast sky)
 PALE_LEVEL = (0.55, 0.85)  # the light grey that region is pulled towards
 PALE_AREA = (0.25, 0.6)  # share of the crop it covers
+
+REAL_NOISE_STRENGTH = (0.2, 1.0)  # "real_noise": camera-noise strength (slerir.camera: about 37 dB .. 18 dB)
+JPEG_QUALITY = (60, 95)  # "jpeg": quality of the input's JPEG compression
+CLEAN_NOISE_STRENGTH = (0.0, 0.12)  # "camera_clean": a good photo's mild sensor noise (about 42..39 dB), kept
+CLEAN_JPEG_QUALITY = (80, 95)  # "camera_clean": and its JPEG quality
 
 HOOKS = ("spec", "content", "input", "clean")
 STAGES = ("photo", "tone", "region")  # content ops: the whole photo, then the crop's tones, then its regions
@@ -190,6 +196,24 @@ def _shadow(rng, gain, area):
     return lambda img, rng: shadow(img, g, a, rng)
 
 
+def _jpeg(rng, quality):
+    q = int(round(_uniform(rng, quality)))
+    return lambda lq, rng: jpeg(lq, q)
+
+
+def _camera_clean(rng, strength, quality):
+    """A photo as a good camera delivers it: mild sensor noise, then JPEG, in input and target alike
+    (the same noise in both), so such a photo must pass through unchanged."""
+    s, q = _uniform(rng, strength), int(round(_uniform(rng, quality)))
+
+    def op(lq, gt, rng):
+        noisy = jpeg(camera_noise(gt, s, rng)[0], q)
+        if np.array_equal(lq, gt):  # a clean sample: exactly the same photo in and out
+            return noisy, noisy
+        return np.clip(lq + (noisy - gt), 0.0, 1.0).astype(np.float32), noisy
+    return op
+
+
 def _pale(rng, contrast, level, area):
     c, g, a = _uniform(rng, contrast), _uniform(rng, level), _uniform(rng, area)
     return lambda img, rng: pale(img, c, g, a, rng)
@@ -217,8 +241,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "light_rain": Augmentation("spec", each_spec("rain", lambda sp, rng, strength: replace(
         sp, strength=_uniform(rng, strength))), {"strength": (0.0, LIGHT_RAIN_MAX)}),  # rain of 25-27 dB, rare at uniform strength
     "faint_rain": Augmentation("spec", each_spec("rain", lambda sp, rng, density: replace(
-        sp, strength=0.0, density=_uniform(rng, density))), {"density": FAINT_RAIN_DENSITY}),  # drizzle, still rain
-    "wide_rain": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(sp, wide=True))),  # broad slanted streaks (Rain100L)
+        sp, strength=0.0, density=_uniform(rng, density)), when=lambda sp: not sp.real), {"density": FAINT_RAIN_DENSITY}),  # drizzle, still rain
+    "wide_rain": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(sp, wide=True),
+                                                when=lambda sp: not sp.real)),  # broad slanted streaks (Rain100L)
     "light_haze": Augmentation("spec", each_spec("haze", lambda sp, rng, strength: replace(
         sp, strength=_uniform(rng, strength))), {"strength": (0.0, LIGHT_HAZE_MAX)}),  # haze leaving 14-18 dB, as outdoors
     "faint_haze": Augmentation("spec", each_spec("haze", lambda sp, rng, beta: replace(
@@ -230,6 +255,16 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "linear_blur": Augmentation("spec", each_spec("blur", lambda sp, rng: replace(sp, linear=True))),  # in linear light
     "scene_haze": Augmentation("spec", each_spec("haze", lambda sp, rng: replace(sp, scene=True))),  # depth from the scene
     "partial": Augmentation("spec", _partial),
+    # v2: degradations as cameras and weather make them (slerir.camera, DegradationSpec(real=True))
+    "real_noise": Augmentation("spec", each_spec("noise", lambda sp, rng, strength: replace(
+        sp, sigma=None, real=True, strength=_uniform(rng, strength))), {"strength": REAL_NOISE_STRENGTH}),
+    "real_rain": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(
+        sp, density=None, wide=False, real=True))),  # depth layers and a veil
+    "real_lowlight": Augmentation("spec", each_spec("lowlight", lambda sp, rng: replace(sp, real=True))),
+    # input: the degraded input only (target untouched)
+    "jpeg": Augmentation("input", _jpeg, {"quality": JPEG_QUALITY}),  # every shared photo went through JPEG
+    # clean: input and target alike
+    "camera_clean": Augmentation("clean", _camera_clean, {"strength": CLEAN_NOISE_STRENGTH, "quality": CLEAN_JPEG_QUALITY}),
     # content: the clean picture changes, target included
     "zoom": Augmentation("content", _zoom, {"factor": ZOOM_FACTOR}, stage="photo"),  # soft per pixel, as large photos
     "dark": Augmentation("content", _dark, {"gamma": DARK_GAMMA}, stage="tone"),

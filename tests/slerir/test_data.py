@@ -790,3 +790,26 @@ def test_large_validation_images_are_enlarged_soft_photos_or_crisp_mosaics_degra
     assert [s["params"] for s in val_set_large(n=3, mode="mosaic", tasks="three")] == [s["params"] for s in mosaic]
     with pytest.raises(ValueError, match="mode"):
         val_set_large(n=1, mode="huge")
+
+
+def test_v2_camera_augmentations_draw_what_they_say():
+    """real_noise/real_rain/real_lowlight mark the specs real; jpeg changes the input only; camera_clean
+    changes a clean sample's input and target alike (it must pass through)."""
+    import numpy as np
+    from slerir.data.augment import AUGMENTATIONS, parse_recipe
+    from slerir.degradations import DegradationSpec
+
+    rng = np.random.default_rng(0)
+    for aug, kind in (("real_noise", "noise"), ("real_rain", "rain"), ("real_lowlight", "lowlight")):
+        entry = parse_recipe([{"aug": aug, "share": 1.0}])[0]
+        specs = entry.augmentation.fn([DegradationSpec(kind, sigma=25.0) if kind == "noise" else DegradationSpec(kind)],
+                                      rng, lambda: True, **entry.params)
+        assert specs[0].real and specs[0].kind == kind and specs[0].sigma is None
+    gt = np.random.default_rng(1).random((48, 48, 3)).astype(np.float32)
+    lq = np.clip(gt + 0.1, 0, 1).astype(np.float32)
+    op = AUGMENTATIONS["jpeg"].fn(rng, quality=(60, 60))
+    out = op(lq, rng)
+    assert out.shape == lq.shape and not np.array_equal(out, lq)
+    clean_op = AUGMENTATIONS["camera_clean"].fn(rng, strength=(0.1, 0.1), quality=(90, 90))
+    a, b = clean_op(gt.copy(), gt.copy(), rng)
+    assert np.array_equal(a, b) and not np.array_equal(b, gt)
