@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from analysis import bank as B
@@ -61,6 +62,7 @@ def _write_images(folder, n=3):
     (folder / "notes.txt").write_text("not an image")
 
 
+@pytest.mark.slow
 def test_report_on_three_generated_images(tmp_path, tiny_weights):
     _write_images(tmp_path / "imgs")
     out = tmp_path / "report"
@@ -98,6 +100,7 @@ def test_report_on_three_generated_images(tmp_path, tiny_weights):
         assert "PNG/SVG copies not written" in page
 
 
+@pytest.mark.slow
 def test_report_with_shipped_bank_and_mixed_images(tmp_path, restorer, tiny_weights):
     root = _fake_datasets(tmp_path / "data")
     bank_dir = tmp_path / "bank"
@@ -115,6 +118,7 @@ def test_report_with_shipped_bank_and_mixed_images(tmp_path, restorer, tiny_weig
     assert "report: " in page  # this report's images overlaid on the shipped bank
 
 
+@pytest.mark.slow
 def test_web_modules_do_not_import_umap_sklearn_gradio_or_demo():
     code = ("import sys, analysis.maps, analysis.routing, analysis.embedding, analysis.figures, analysis.bank, "
             "analysis.report; bad = [m for m in ('umap', 'sklearn', 'gradio', 'demo', 'numba') if m in sys.modules]; "

@@ -36,6 +36,7 @@ def test_nothing_asked_nothing_done(tmp_path):
     assert export_static([(go.Figure(), tmp_path / "x")], ()) == ([], None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_EXPORTER and not os.environ.get("CI"), reason="needs kaleido and Debian's chromium")
 def test_png_and_svg_of_real_figures(tmp_path):
     bar = F.nmi_figure({"enc0.b0": 0.2, "mid.b0": 0.5})

@@ -294,6 +294,7 @@ def test_examples_are_reproducible(tmp_path):
         assert np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(shipped))), p.name
 
 
+@pytest.mark.slow
 def test_app_import_and_requests_never_import_umap(weights, tmp_path):
     """umap-learn stays off the request path: import app.py, build, restore and analyse, in a fresh
     interpreter (other tests in this session may import umap themselves)."""
@@ -359,6 +360,7 @@ def _upload(page, path):
     page.locator("#restore-input input[type=file]").set_input_files(str(path))
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 # skipped only outside CI: .ci/run installs chromium, so a missing browser there is a failure
 @pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",

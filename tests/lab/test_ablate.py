@@ -2,10 +2,13 @@
 writes the Markdown/JSON table with a row per variant and every column filled."""
 import json
 
+import pytest
+
 from lab import ablate
 from tests.conftest import TEST_MODEL_OVERRIDES
 
 
+@pytest.mark.slow
 def test_ablate_all_writes_a_full_table(tmp_path, monkeypatch, data_root):
     monkeypatch.setitem(ablate.BASES, "test", dict(TEST_MODEL_OVERRIDES))
     rc = ablate.main(["all", "--base", "test", "--variants", "sler,linear", "--steps", "2", "--batch", "2",

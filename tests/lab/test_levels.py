@@ -55,6 +55,7 @@ def test_restored_table_pairs_the_degraded_with_the_restored(data_root):
         assert r == pytest.approx(dark) and abs(r - d) > 0.3, (d, r, dark)
 
 
+@pytest.mark.slow
 def test_levels_with_weights_adds_a_restored_table(tmp_path, data_root, tiny_weights, capsys):
     out = tmp_path / "levels.md"
     assert levels.main(["--images", "1", "--bench-limit", "1", "--data-root", str(data_root),

@@ -51,6 +51,7 @@ def test_parse_policy_rejects_malformed_policies(text):
         parse_policy(text)
 
 
+@pytest.mark.slow
 def test_results_and_table_fill_every_cell_and_leave_the_clean_input_out(restorer):
     from slerir.degradations import DegradationSpec, degrade
 

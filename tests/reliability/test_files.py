@@ -175,6 +175,7 @@ def test_no_pickle_on_any_path_a_user_reaches():
     assert all(h.startswith("slerir/train.py:") for h in hits), hits
 
 
+@pytest.mark.slow
 def test_fresh_app_process_never_unpickles_and_cleans_its_scratch(weights_dir, corpus, corpus_dir):
     """In a fresh interpreter: import app.py, load the weights, restore corpus files, with every
     unpickling entry point wrapped to count calls; the trainer is never imported; and the

@@ -57,6 +57,7 @@ def _one(served, path, deadline):
             time.sleep(0.2 + random.random() * 0.5)
 
 
+@pytest.mark.slow
 def test_concurrent_burst(served, corpus, corpus_dir, no_result_cache):
     from demo.ui import DELETE_CACHE, QUEUE_MAX_SIZE
     from gradio.route_utils import delete_files_created_by_app

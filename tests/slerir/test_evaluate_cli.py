@@ -101,6 +101,7 @@ def test_restore_cli_file_and_folder(tmp_path, weights_dir, capsys):
     assert restore_main([str(src / "a.jpg"), str(tmp_path / "x.jpg"), "--weights", str(weights_dir)]) == 2
 
 
+@pytest.mark.slow
 def test_restore_cli_as_module(tmp_path, weights_dir):
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "z.png")
     p = subprocess.run([sys.executable, "-m", "slerir.restore", str(tmp_path / "z.png"), str(tmp_path / "o.png"),

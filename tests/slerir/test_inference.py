@@ -37,6 +37,7 @@ def test_tiled_matches_untiled(restorer):
         assert (a.expert_map == b.expert_map).mean() > 0.97
 
 
+@pytest.mark.slow
 def test_default_overlap_narrows_seams_of_the_shipped_model():
     """The trained model's tile borders differ more than an untrained one's: the default overlap
     (96, capped at a quarter of the 256-px tile here) must bring a tiled restoration of a blurred

@@ -100,6 +100,7 @@ def _noisy_crop():
         return lq, gt
 
 
+@pytest.mark.slow
 def test_cbm3d_improves_noisy_crop():
     pytest.importorskip("bm3d")
     lq, gt = _noisy_crop()

@@ -78,6 +78,7 @@ def test_worker_processes_train_the_same_weights_and_resume(tmp_path, data_root)
         assert torch.equal(x, y), k
 
 
+@pytest.mark.slow
 def test_sigterm_saves_the_state_and_the_run_resumes(tmp_path, data_root):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "slerir.train", "--patch", "32", "--batch", "4", "--steps", "100000", "--warmup", "2",
@@ -166,6 +167,7 @@ def test_published_configs_load_and_old_share_options_point_to_the_recipe(tmp_pa
         TrainConfig.from_json(old)
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_identical_weights(tmp_path, data_root):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
