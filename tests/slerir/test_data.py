@@ -14,8 +14,8 @@ from slerir.data import (AUGMENTATIONS, BLUR_MARGIN, CLEAN_CAP_DB, DARK_GAMMA, D
                          FLAT_LEVEL, HAZE_CONTEXT, LONG_BLUR_LENGTH, PALE_CONTRAST, PALE_LEVEL, SHADOW_GAIN, Augmentation,
                          TrainSampler, blur_margin, darken, defocus, each_spec, flatten, load_clean_images, make_sample, pale,
                          parse_recipe, profile_val_set, resolve_root, sample_kinds, selection_score, shadow, val_set,
-                         val_set_full, val_set_linear_blur, val_set_pale_blur, val_set_wide_rain, val_set_zoom,
-                         ZOOM_VAL_KINDS, zoom)
+                         val_set_flat_blur, val_set_flat_rain, val_set_full, val_set_linear_blur, val_set_pale_blur,
+                         val_set_wide_rain, val_set_zoom, ZOOM_VAL_KINDS, zoom)
 from slerir.degradations import DegradationSpec, degrade
 from tests.slerir.golden_batches import GOLDEN, batch_hashes
 
@@ -508,30 +508,6 @@ def test_flat_blur_share_tones_blurred_crops_and_their_targets():
     assert 0 < FLAT_LEVEL[0] < FLAT_LEVEL[1] < 1
 
 
-def _added_samples(base: str, profile: str, n: int = 16, count: int = 2) -> list[dict]:
-    """The ``count`` samples ``profile`` adds after ``base``'s (at ``n``), which it must keep unchanged."""
-    first, more = profile_val_set(base, n=n), profile_val_set(profile, n=n)
-    assert len(more) == len(first) + count and all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(first, more))
-    return more[len(first):]
-
-
-def _toned_extras(base: str, profile: str, kind: str, label: str) -> list[dict]:
-    """The samples ``profile`` (n=16) adds after ``base``'s, checked as 2 toned photos of ``kind``."""
-    extra = _added_samples(base, profile)
-    assert [s["kind"] for s in extra] == [kind] * 2 and all(s["label"] == CLASSES.index(label) for s in extra)
-    for s in extra:
-        assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5  # the target is the toned photo
-        assert not np.allclose(s["lq"], s["gt"], atol=0.02)  # and the input is degraded
-    return extra
-
-
-@needs_data
-def test_flat_profile_is_the_scene_profile_plus_blurred_flat_photos():
-    extra = _toned_extras("scene", "flat", "flat_blur", "blur")
-    assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]  # every second one camera shake
-    assert len(profile_val_set("flat", n=16, tasks="three")) == 16  # nothing to add without blur
-
-
 @needs_data
 def test_partial_share_leaves_the_rest_of_a_mixture_clean():
     kw = dict(split="val", batch=48, patch=48, seed=0, tasks="five", clean_share=0.0, mixed_share=1.0)
@@ -597,17 +573,6 @@ def test_flat_rain_share_tones_rainy_crops_and_their_targets():
 
 
 @needs_data
-def test_toned_profile_is_the_flat_profile_plus_rainy_flat_photos():
-    assert len(profile_val_set("flat", n=16)) == 18
-    extra = _toned_extras("flat", "toned", "flat_rain", "rain")
-    # every second one drizzle: fewer streaks than the ordinary rain before it
-    changed = [(np.abs(s["lq"] - s["gt"]).max(0) > 0.02).mean() for s in extra]
-    assert changed[1] < changed[0]
-    assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]
-    assert len(profile_val_set("toned", n=16, tasks=("noise", "haze", "blur"))) == 18  # no rain: nothing more
-
-
-@needs_data
 def test_linear_blur_share_blurs_in_linear_light_and_draws_nothing_else():
     kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
     rng = np.random.default_rng(4)
@@ -621,16 +586,6 @@ def test_linear_blur_share_blurs_in_linear_light_and_draws_nothing_else():
         a = TrainSampler(recipe=[R("linear_blur")], tasks=(kind,), **kw).batch(1)
         b = TrainSampler(tasks=(kind,), **kw).batch(1)
         assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
-
-
-@needs_data
-def test_camera_profile_is_the_toned_profile_plus_photos_blurred_in_linear_light():
-    extra = _added_samples("toned", "camera")
-    assert [s["kind"] for s in extra] == ["linear_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
-    assert all(s["params"][0]["linear"] for s in extra) and extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
-    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
-    assert [s["params"] for s in val_set_linear_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
-    assert len(profile_val_set("camera", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos
 
 
 def test_pale_flattens_one_soft_region_towards_the_level():
@@ -671,16 +626,6 @@ def test_pale_share_keeps_the_light_region_in_the_target_and_skips_haze_and_low_
 
 
 @needs_data
-def test_street_profile_is_the_camera_profile_plus_blurred_photos_with_a_light_region():
-    extra = _added_samples("camera", "street")
-    assert [s["kind"] for s in extra] == ["pale_blur"] * 2 and all(s["label"] == CLASSES.index("blur") for s in extra)
-    assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
-    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
-    assert [s["params"] for s in val_set_pale_blur(n=2)] == [s["params"] for s in extra]  # fixed: same every call
-    assert len(profile_val_set("street", n=16, tasks="three")) == 16 + 2  # no blur: only the rainy flat photos
-
-
-@needs_data
 def test_pale_blur_share_tones_only_blurred_crops():
     kw = dict(split="val", batch=12, patch=48, seed=0, mixed_share=0.0, clean_share=0.0)
     pale_blur = [R("pale", only=CLEAR, needs=["blur"])]
@@ -694,17 +639,6 @@ def test_pale_blur_share_tones_only_blurred_crops():
         assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
     clean = dict(kw, clean_share=1.0)
     assert torch.equal(TrainSampler(recipe=pale_blur, **clean).batch(2)["gt"], TrainSampler(**clean).batch(2)["gt"])
-
-
-@needs_data
-def test_storm_profile_is_the_street_profile_plus_photos_with_wide_rain():
-    extra = _added_samples("street", "storm")
-    assert [s["kind"] for s in extra] == ["wide_rain"] * 2 and all(s["label"] == CLASSES.index("rain") for s in extra)
-    assert all(s["params"][0]["wide"] for s in extra)
-    assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]  # every second one drizzle
-    assert all((s["lq"] >= s["gt"] - 1e-6).all() and not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
-    assert [s["params"] for s in val_set_wide_rain(n=2)] == [s["params"] for s in extra]  # fixed: same every call
-    assert len(profile_val_set("storm", n=16, tasks=("noise", "blur"))) == len(profile_val_set("street", n=16, tasks=("noise", "blur")))
 
 
 @needs_data
@@ -758,16 +692,6 @@ def test_zoom_share_draws_from_zoomed_photos_and_only_where_asked():
 
 
 @needs_data
-def test_zoom_profile_is_the_storm_profile_plus_zoomed_degraded_photos():
-    extra = _added_samples("storm", "zoom", n=40, count=5)
-    assert [s["kind"] for s in extra] == ["zoom"] * 5
-    assert [CLASSES[s["label"]] for s in extra] == list(ZOOM_VAL_KINDS)  # one of each kind, no clean photo
-    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
-    assert [s["params"] for s in val_set_zoom(n=5)] == [s["params"] for s in extra]  # fixed: same every call
-    assert [CLASSES[s["label"]] for s in val_set_zoom(n=4, tasks="three")] == ["noise", "rain", "haze", "noise"]
-
-
-@needs_data
 def test_large_validation_images_are_enlarged_soft_photos_or_crisp_mosaics_degraded_at_their_own_scale():
     from slerir.data import LARGE_FACTOR, val_set_large
 
@@ -813,3 +737,71 @@ def test_v2_camera_augmentations_draw_what_they_say():
     clean_op = AUGMENTATIONS["camera_clean"].fn(rng, strength=(0.1, 0.1), quality=(90, 90))
     a, b = clean_op(gt.copy(), gt.copy(), rng)
     assert np.array_equal(a, b) and not np.array_equal(b, gt)
+
+
+# ---------------------------------------------------------------------- the extra validation sets
+
+
+def _two(make, kind: str, label: str, **kw) -> list[dict]:
+    """Two samples of an extra validation set: of ``kind``, labelled ``label``, degraded, and the same at
+    every call (a fixed selection yardstick)."""
+    extra = make(n=2, **kw)
+    assert [s["kind"] for s in extra] == [kind] * 2 and all(s["label"] == CLASSES.index(label) for s in extra)
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in make(n=2, **kw)] == [s["params"] for s in extra]
+    return extra
+
+
+@needs_data
+@pytest.mark.parametrize("make, kind, label", [(val_set_flat_blur, "flat_blur", "blur"),
+                                               (val_set_flat_rain, "flat_rain", "rain")])
+def test_toned_sets_degrade_flat_toned_photos(make, kind, label):
+    extra = _two(make, kind, label)
+    for s in extra:
+        assert s["gt"].max() - s["gt"].min() <= FLAT_CONTRAST[1] + 1e-5  # the target is the toned photo
+    if kind == "flat_blur":
+        assert extra[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]  # every second one camera shake
+    else:  # every second one drizzle: fewer streaks than the ordinary rain before it
+        changed = [(np.abs(s["lq"] - s["gt"]).max(0) > 0.02).mean() for s in extra]
+        assert changed[1] < changed[0] and extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]
+
+
+@needs_data
+def test_linear_and_pale_blur_sets():
+    linear = _two(val_set_linear_blur, "linear_blur", "blur")
+    assert all(s["params"][0]["linear"] for s in linear) and linear[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
+    pale = _two(val_set_pale_blur, "pale_blur", "blur")
+    assert pale[1]["params"][0]["length"] >= LONG_BLUR_LENGTH[0]
+
+
+@needs_data
+def test_wide_rain_set_only_adds_light():
+    extra = _two(val_set_wide_rain, "wide_rain", "rain")
+    assert all(s["params"][0]["wide"] for s in extra)
+    assert extra[1]["params"][0]["density"] <= FAINT_RAIN_DENSITY[1]  # every second one drizzle
+    assert all((s["lq"] >= s["gt"] - 1e-6).all() for s in extra)
+
+
+@needs_data
+def test_zoom_set_has_one_degraded_photo_of_each_kind():
+    extra = val_set_zoom(n=5)
+    assert [s["kind"] for s in extra] == ["zoom"] * 5
+    assert [CLASSES[s["label"]] for s in extra] == list(ZOOM_VAL_KINDS)  # one of each kind, no clean photo
+    assert all(not np.allclose(s["lq"], s["gt"], atol=0.02) for s in extra)
+    assert [s["params"] for s in val_set_zoom(n=5)] == [s["params"] for s in extra]
+    assert [CLASSES[s["label"]] for s in val_set_zoom(n=4, tasks="three")] == ["noise", "rain", "haze", "noise"]
+
+
+@needs_data
+@pytest.mark.slow
+def test_whole_photo_profiles_add_their_sets_for_the_trained_kinds():
+    """Each whole-photo profile is the "scene" samples plus n // 8 of each extra set it names, for the
+    kinds being trained (a set of blurred photos adds nothing without blur)."""
+    base = profile_val_set("scene", n=16)
+    five = [s["kind"] for s in profile_val_set("zoom", n=16)[len(base):]]
+    assert five == [k for k in ("flat_blur", "flat_rain", "linear_blur", "pale_blur", "wide_rain", "zoom") for _ in range(2)]
+    assert all(np.array_equal(a["lq"], b["lq"]) for a, b in zip(base, profile_val_set("zoom", n=16)))
+    three = profile_val_set("zoom", n=16, tasks="three")
+    added = three[len(profile_val_set("scene", n=16, tasks="three")):]
+    assert [s["kind"] for s in added] == [k for k in ("flat_rain", "wide_rain", "zoom") for _ in range(2)]  # no blur sets
+
