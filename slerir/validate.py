@@ -1,6 +1,6 @@
 """Compare weights on the validation split (never the test sets): the numbers checkpoints are chosen by.
 
-    python -m slerir.validate --weights assets/weights runs/tiny_five_stage4/best --profile full
+    python -m slerir.validate --weights assets/weights runs/NAME/best --profile full
     python -m slerir.validate --weights assets/weights --profile patch --n 60 --out docs/val.md
 
 Profiles (``slerir.data``): ``patch`` is the trainer's default validation (128-px crops, every
