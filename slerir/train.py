@@ -412,7 +412,7 @@ class Trainer:
         logs["lr"] = self.opt.param_groups[0]["lr"]
         logs["load"] = {r.name: [round(float(x), 4) for x in (r.weights > 0).float().mean((0, 2, 3))] for r in out.routing}
         # decisiveness per layer: median over pixels of the largest routing weight (0.5 = a tie under top-2)
-        logs["top1"] = {r.name: round(float(r.weights.amax(1).median()), 3) for r in out.routing}
+        logs["top1"] = {r.name: round(float(r.weights.detach().amax(1).median()), 3) for r in out.routing}
         logs["entropy"] = float(out.aux["entropy"])
         self.step += 1
         return logs
