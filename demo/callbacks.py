@@ -39,7 +39,7 @@ from PIL import Image
 
 from slerir.checkpoint import CheckpointError
 from slerir.degradations import KINDS, MASK_KINDS, DegradationSpec, degrade
-from slerir.imaging import ImageError, load_image, peek_size, to_uint8
+from slerir.imaging import MAX_DECODE_PIXELS, ImageError, ImageTooLarge, ImageTooSmall, read_image, to_uint8
 from slerir.inference import ENSEMBLES, RestorationResult, Restorer
 from slerir.metrics import psnr, ssim
 
@@ -108,11 +108,27 @@ class Job:
 _USER_ERRORS = (ImageError, UserError, CheckpointError, ValueError)
 
 
+MIN_SIDE = 8  # smaller uploads are refused (nothing to see in the maps)
+
+
+def user_message(e: Exception) -> str:
+    """The demo's wording of the library's typed errors (``slerir.imaging``, ``slerir.inference``): the
+    library checks once, the demo only says it in its own words."""
+    if isinstance(e, ImageTooLarge) and e.limit != MAX_DECODE_PIXELS:
+        side = int(math.sqrt(e.limit))
+        return (f"The image is {e.width}x{e.height} = {e.width * e.height:,} pixels; this demo accepts up to "
+                f"{e.limit:,} (about {side}x{side}). Downscale it, or run the command-line tool locally, "
+                "which tiles any size.")
+    if isinstance(e, ImageTooSmall):
+        return f"The image is {e.width}x{e.height} pixels; it needs to be at least {e.min_side}x{e.min_side}."
+    return str(e)
+
+
 def _to_gr_error(e: Exception) -> gr.Error:
     if isinstance(e, gr.Error):
         return e
     if isinstance(e, _USER_ERRORS):
-        return gr.Error(str(e), title="Cannot process this input", print_exception=False)
+        return gr.Error(user_message(e), title="Cannot process this input", print_exception=False)
     if isinstance(e, MemoryError):
         return gr.Error("Out of memory on the server for this image: try a smaller one.", title="Too large")
     log.exception("unexpected error in a demo callback")
@@ -326,21 +342,8 @@ class Callbacks:
         """A path (or array) from a Gradio input -> (H,W,3) float32, size-checked."""
         if image is None or (isinstance(image, str) and not image.strip()):
             raise UserError("No image given: upload, paste or capture an image, or pick an example.")
-        if isinstance(image, (str, Path)) and (size := peek_size(image)) is not None:
-            self.check_pixels(size[1], size[0])  # from the header, before decoding (memory)
-        img = load_image(image) if isinstance(image, (str, Path)) else load_image_any(image)
-        h, w = img.shape[:2]
-        if h < 8 or w < 8:
-            raise UserError(f"The image is {w}x{h} pixels; it needs to be at least 8x8.")
-        self.check_pixels(h, w)
-        return img
-
-    def check_pixels(self, h: int, w: int) -> None:
-        if h * w > self.max_pixels:
-            side = int(math.sqrt(self.max_pixels))
-            raise UserError(f"The image is {w}x{h} = {w * h:,} pixels; this demo accepts up to "
-                            f"{self.max_pixels:,} (about {side}x{side}). Downscale it, or run the "
-                            "command-line tool locally, which tiles any size.")
+        # the library's one check (size from the header before decoding); user_message words its errors
+        return read_image(image, max_pixels=self.max_pixels, min_side=MIN_SIDE)
 
     def tile_for(self, h: int, w: int) -> int:
         """Tile side for an (h, w) image: one pass up to ``whole_max_pixels`` padded pixels (tiling a
@@ -799,17 +802,11 @@ class Callbacks:
             raise UserError("The degraded image does not match the clean one (the clean image changed?): "
                             "click 'Degrade + restore' again.")
         k_default = int(self.cfg.top_k)
-        k = int(top_k) if top_k is not None else k_default
-        if not 1 <= k <= self.E:
-            raise UserError(f"top-k must be between 1 and {self.E}, got {k}.")
         force = None
         if force_layer and force_layer != NO_LAYER:
-            if force_layer not in self.layers:
-                raise UserError(f"Unknown layer {force_layer!r}.")
-            e = int(force_expert if force_expert is not None else 0)
-            if not 0 <= e < self.E:
-                raise UserError(f"Expert must be between 0 and {self.E - 1}, got {e}.")
-            force = {force_layer: e}
+            force = {force_layer: force_expert if force_expert is not None else 0}
+        k = self.restorer.model.check_options(top_k=top_k, force_expert=force)  # OptionError: a message
+        force = {n: int(e) for n, e in force.items()} if force else None
         r_clean = self.run(clean)
         r_deg = self.run(deg)
         custom = k != k_default or force is not None
@@ -874,11 +871,3 @@ def follow(gen, wrap: Callable):
             yield wrap(text)
     finally:
         gen.close()  # on cancellation: stops the restoration at its next tile
-
-
-def load_image_any(image) -> np.ndarray:
-    """Non-path inputs (numpy / PIL, e.g. from tests) through the same conversion."""
-    from slerir.imaging import to_rgb_float
-
-    return to_rgb_float(image)
-
