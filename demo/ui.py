@@ -52,6 +52,26 @@ CSS = """
 # redraws on a window resize; opening a tab sends one (a few times, as the tab's layout settles).
 RESIZE_JS = """() => { for (const t of [0, 60, 200, 500]) setTimeout(() => window.dispatchEvent(new Event('resize')), t); }"""
 
+# Gradio scopes ``css`` to the app's content; the page frame (its 32-px side padding) needs a plain style tag.
+HEAD = """<style>
+/* phones: gallery grids and padding shrink with the screen (a 4-column grid of 100-px cells and the
+   frame's padding made a 390-px page 504 px wide) */
+@media (max-width: 640px) {
+  .gradio-container .app {padding-left: 6px !important; padding-right: 6px !important; box-sizing: border-box;}
+  .gradio-container .grid-container {grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important;}
+  .gradio-container .sler-legend {gap: 0.5em;}
+  .gradio-container .tab-wrapper button {padding-left: 4px !important; padding-right: 4px !important;
+                                         font-size: 12px !important;}
+  /* wide tables scroll inside their own box, not the page */
+  .gradio-container .tabitem .block {max-width: calc(100vw - 12px);}
+  .gradio-container .table-container, .gradio-container .table-wrap {max-width: calc(100vw - 24px);
+                                                                      overflow-x: auto;}
+}
+/* Gradio measures the tab buttons in an invisible copy of the tab bar; on a phone that copy stuck out
+   to the right and made the page scroll sideways */
+.gradio-container .tab-container.visually-hidden {max-width: 100%; overflow: hidden;}
+</style>"""
+
 THEME = gr.themes.Soft(primary_hue="blue", secondary_hue="orange", neutral_hue="slate")
 
 INTRO = """
@@ -396,6 +416,7 @@ def launch_kwargs(server_name: str | None = None, server_port: int | None = None
         allowed_paths=[str(ASSETS_DIR)],
         theme=THEME,
         css=CSS,
+        head=HEAD,
         footer_links=["api", "gradio"],
     )
     kw.update(overrides)

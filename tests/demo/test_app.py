@@ -352,6 +352,16 @@ LEGEND_INSIDE_JS = """(id) => {
 }"""
 
 
+def _open_tab(page, name):
+    """Click a tab, through the "More tabs" menu when the bar has no room for it."""
+    tab = page.locator(f"button[role=tab]:text-is('{name}')")
+    if tab.count() == 0:
+        page.locator("button[aria-label='More tabs']").click()
+        page.locator(f".overflow-dropdown button:text-is('{name}')").click()
+    else:
+        tab.click()
+
+
 def _wait_ready(page, timeout=60_000):
     page.wait_for_function(f"({STATUS_JS})().startsWith('Ready')", timeout=timeout)
 
@@ -360,7 +370,6 @@ def _upload(page, path):
     page.locator("#restore-input input[type=file]").set_input_files(str(path))
 
 
-@pytest.mark.slow
 @pytest.mark.browser
 # skipped only outside CI: .ci/run installs chromium, so a missing browser there is a failure
 @pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
@@ -409,6 +418,18 @@ def test_browser_targets(app, images):
                 if tab == "glgf":
                     assert page.evaluate(LEGEND_INSIDE_JS, "agree-plot"), "agreement legend clipped"
                 page.screenshot(path=str(ARTIFACTS / f"browser_{tab}.png"))
+
+            # a phone: no tab makes the page scroll sideways
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            phone.goto(url, wait_until="domcontentloaded")
+            phone.locator("#restore-input").wait_for(state="visible", timeout=20_000)
+            widths = {}
+            for name in ("Restore", "Routing", "GLGF", "Embedding", "Playground", "About"):
+                _open_tab(phone, name)
+                phone.wait_for_timeout(400)
+                widths[name] = phone.evaluate("() => document.documentElement.scrollWidth")
+            print("phone page widths", widths)
+            assert all(w <= 390 for w in widths.values()), f"the 390-px page scrolls sideways: {widths}"
         finally:
             browser.close()
 
