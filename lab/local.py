@@ -89,14 +89,14 @@ def scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple:
     padded as the restorer pads an image of that size."""
     import torch.nn.functional as F
 
-    from lab.passthrough import as_batch, padded_stats
+    from lab.passthrough import as_batch, stats_of
 
     check_stats_scale(scale)
     h, w = image.shape[:2]
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
     t = as_batch(image)
     copy = F.interpolate(t, size=size, mode="area") if scale < 1 else F.interpolate(t, size=size, mode="bicubic")
-    return padded_stats(restorer, copy.clamp(0, 1))
+    return stats_of(restorer, copy.clamp(0, 1)[0].permute(1, 2, 0).numpy())
 
 
 def restore_scaled_stats(restorer, image: np.ndarray, scale: float) -> tuple[np.ndarray, str]:

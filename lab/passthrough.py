@@ -10,6 +10,7 @@ brightens or sharpens a clean photo shows here, whatever its benchmark table say
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -26,40 +27,16 @@ def as_batch(x: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
-def padded_stats(restorer, t) -> tuple:
-    """The global statistics ((feature sum, count), as ``SLERIR.global_stats`` returns them) of the image
-    tensor ``t`` (1, 3, H, W), padded as the restorer pads an image of that size before pooling it."""
-    import torch
-
-    from slerir.inference import pad_to_multiple
-
-    with torch.inference_mode():
-        return restorer.model.global_stats(pad_to_multiple(t, restorer.cfg.pad_multiple)[0])
-
-
 def restore_with_global_stats(restorer, x: np.ndarray, stats: tuple) -> tuple[np.ndarray, str]:
     """Restore ``x`` (H, W, 3) in one pass with the given global statistics ((feature sum, count), as
-    ``SLERIR.global_stats`` returns them) instead of its own. Returns (image, predicted class)."""
-    import torch
-
-    from slerir.inference import pad_to_multiple
-
-    xp, h, w = pad_to_multiple(as_batch(x), restorer.cfg.pad_multiple)
-    with torch.inference_mode():
-        out = restorer.model(xp, global_stats=stats)
-    image = out.image[0, :, :h, :w].clamp(0, 1).permute(1, 2, 0).numpy()
-    return image, restorer.classes[int(out.proto_sim_global[0].argmax())]
+    ``Restorer.global_stats`` returns them) instead of its own. Returns (image, predicted class)."""
+    res = restorer.restore(x, capture=False, global_stats=stats, tile=math.inf)
+    return res.image, res.predicted_class
 
 
-def restore_with_stats_of(restorer, x: np.ndarray, source) -> tuple[np.ndarray, str]:
-    """Restore ``x`` (H, W, 3) in one pass with the model's global statistics (global embedding and pooled
-    conditioning) pooled over ``source`` ((1, 3, H', W') tensor, any size) instead of ``x`` itself.
-    Returns (image, predicted class)."""
-    import torch
-
-    with torch.inference_mode():
-        stats = restorer.model.global_stats(source)
-    return restore_with_global_stats(restorer, x, stats)
+def stats_of(restorer, image: np.ndarray) -> tuple:
+    """The global statistics of ``image`` (H, W, 3) as a whole photo: padded as the restorer pads it, one pass."""
+    return restorer.global_stats(image, tile=math.inf)
 
 
 def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tuple[np.ndarray, str]:
@@ -67,11 +44,11 @@ def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tupl
     ``x[y0:y1, x0:x1]`` alone, ``box`` = (y0, y1, x0, x1), instead of the whole photo: which part of a
     photo drives a global decision. Returns (image, predicted class)."""
     y0, y1, x0, x1 = (int(v) for v in box)
-    part = as_batch(x)[..., max(0, y0):y1, max(0, x0):x1]
-    if min(part.shape[-2:]) < 8:
-        raise ValueError(f"statistics box {tuple(box)} leaves {tuple(part.shape[-2:])} px of a {x.shape[0]}x{x.shape[1]} "
+    part = x[max(0, y0):y1, max(0, x0):x1]
+    if min(part.shape[:2]) < 8:
+        raise ValueError(f"statistics box {tuple(box)} leaves {tuple(part.shape[:2])} px of a {x.shape[0]}x{x.shape[1]} "
                          "image; it needs at least 8x8")
-    return restore_with_stats_of(restorer, x, part)
+    return restore_with_global_stats(restorer, x, stats_of(restorer, part))
 
 
 def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,

@@ -42,16 +42,16 @@ def parse_policy(text: str) -> tuple[str, int | None]:
 def pooled_stats(restorer, image: np.ndarray, policy: str) -> tuple:
     """The (feature sum, count) global statistics of ``image`` (H, W, 3) under ``policy``."""
     from lab.local import scaled_stats
-    from lab.passthrough import as_batch, padded_stats
+    from lab.passthrough import stats_of
 
     kind, side = parse_policy(policy)
     longer = max(image.shape[:2])
     if kind == "native" or longer <= side:
-        return padded_stats(restorer, as_batch(image))
+        return stats_of(restorer, image)
     small = scaled_stats(restorer, image, side / longer)  # area-downscaled to a longer side of about S px
     if kind == "side":
         return small
-    (a, na), (b, nb) = padded_stats(restorer, as_batch(image)), small
+    (a, na), (b, nb) = stats_of(restorer, image), small
     return (a / na + b / nb) / 2, 1
 
 

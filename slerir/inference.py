@@ -271,12 +271,16 @@ class Restorer:
         return s1, n
 
     @torch.inference_mode()
-    def global_stats(self, image) -> tuple[torch.Tensor, int]:
+    def global_stats(self, image, tile: float | None = None) -> tuple[torch.Tensor, int]:
         """The pooled encoder statistics (feature sum (1,c), count) of ``image`` padded as ``restore`` pads it:
-        what ``restore(image)`` derives its global embedding from. Hand them to ``restore(other,
-        global_stats=...)`` to restore another image with this one's global embedding (lab tools)."""
+        what ``restore(image, tile=tile)`` derives its global embedding and conditioning from (one pass over
+        an image that fits the tile, 1024-px chunks over a larger one). Hand them to ``restore(other,
+        global_stats=...)`` to restore another image with this one's (lab tools)."""
         x = self._tensor(self.load(image))
-        return self._global_stats(pad_to_multiple(x, self.cfg.pad_multiple)[0])
+        xp = pad_to_multiple(x, self.cfg.pad_multiple)[0]
+        if max(xp.shape[-2:]) <= (tile or self.tile):
+            return self.model.global_stats(xp)
+        return self._global_stats(xp)
 
     def check_size(self, h: int, w: int) -> None:
         """Raise ``ImageTooLarge`` if an h x w image exceeds ``max_pixels``."""
@@ -304,7 +308,8 @@ class Restorer:
             top_k: experts per pixel (default: the model's).
             fusion: "glgf" (default), "global" or "local" (GLGF ablations at inference).
             force_expert: {layer name: expert} to route every pixel of a layer to one expert.
-            tile: tile side (default ``self.tile``); images no larger than it run whole.
+            tile: tile side (default ``self.tile``); images no larger than it run whole (``math.inf``:
+                always whole, in one pass).
             progress: callback(done_tiles, total_tiles).
             global_stats: (feature sum, count) pooled encoder statistics to take the global embedding
                 and conditioning from instead of the image's own (``Restorer.global_stats`` of another
