@@ -62,6 +62,9 @@ POLL_S = 0.25  # how often a running restoration's status is refreshed
 MODEL_WORKERS = 4  # threads running restorations (bounded further by each event's concurrency limit)
 GAIN_VISIBLE_DB = 1.0  # below this measured PSNR gain the restore summary says the result will look much like the input
 NO_LAYER = "(none)"
+AUTO = "auto"
+# "treat as" choices of the Restore tab: class name -> label; "auto" lets the image decide
+TREAT_AS_LABELS = {"noise": "noise", "rain": "rain", "haze": "haze", "blur": "blur", "lowlight": "low light"}
 
 # ---------------------------------------------------------------------------------------------
 # errors
@@ -357,13 +360,15 @@ class Callbacks:
         """Restore through the cache. ``opts``: top_k, fusion, force_expert. A cached result with
         routing maps also answers ``capture=False``."""
         force = opts.get("force_expert") or None
+        treat = opts.get("treat_as") or None
         key = (pixel_key(img), opts.get("top_k"), opts.get("fusion") or "glgf",
-               tuple(sorted(force.items())) if force else None)
+               tuple(sorted(force.items())) if force else None) + ((treat,) if treat else ())
         hit = self.cache.get(key)
         if hit is not None and (hit.routing or not capture):
             return hit
         res = self.restorer.restore(img, capture=capture, tile=self.tile_for(*img.shape[:2]), progress=progress,
-                                    top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force)
+                                    top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force,
+                                    **({"treat_as": treat} if treat else {}))
         self.cache.put(key, res)
         return res
 
@@ -472,30 +477,47 @@ class Callbacks:
         return (None,) * 15 + (text,)
 
     # -- Restore tab: /restore ------------------------------------------------------------------
-    def restore(self, image, progress: Callable[[int, int], None] | None = None, request: gr.Request = None):
+    def treat_as(self, choice: str | None) -> str | None:
+        """The "treat as" control's value -> a class name for ``Restorer.restore(treat_as=...)`` (None: auto)."""
+        if choice in (None, "", AUTO):
+            return None
+        name = {v: k for k, v in TREAT_AS_LABELS.items()}.get(choice, choice)
+        if name not in self.restorer.classes:
+            raise UserError(f"'treat as' must be auto or one of {', '.join(TREAT_AS_LABELS.values())}, got {choice!r}.")
+        return name
+
+    def restore(self, image, treat_as: str | None = AUTO, progress: Callable[[int, int], None] | None = None,
+                request: gr.Request = None):
         """Restore one image at full size (``/restore``).
 
+        Args:
+            treat_as: "auto" (the image decides), or a degradation to restore the image as (noise, rain,
+                haze, blur, low light): every router then sees that class's prototype.
+            progress: ``progress(done, total)`` hears the tiles.
         Returns:
             (before, after) for the slider, the restored PNG path (download), the class
-            probabilities {class: p} and a Markdown summary. ``progress(done, total)`` hears the tiles.
+            probabilities {class: p} and a Markdown summary.
         """
         out = None
-        for out in self.restore_steps(image, request, progress):
+        for out in self.restore_steps(image, treat_as, request, progress):
             pass
         return out[:4]
 
-    def restore_steps(self, image, request: gr.Request = None, progress: Callable[[int, int], None] | None = None):
+    def restore_steps(self, image, treat_as: str | None = AUTO, request: gr.Request = None,
+                      progress: Callable[[int, int], None] | None = None):
         """``restore`` as the page runs it: a generator of (before/after pair, restored PNG path, class
         probabilities, Markdown summary, status line); only the status changes until the last yield. Images
         up to ``analysis_max_side`` keep their routing maps for the analysis that follows; larger ones are
         analysed on a downscaled copy, so their restoration skips the maps."""
+        treat = self.treat_as(treat_as)
         img = self.load(image)
         h, w = img.shape[:2]
         skip = gr.skip()
         self.show(request, image)
         yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
         res = yield from follow(self.run_with_status(img, capture=max(h, w) <= self.analysis_max_side,
-                                                     superseded=self.superseded(request, image), progress=progress),
+                                                     superseded=self.superseded(request, image), progress=progress,
+                                                     treat_as=treat),
                                 lambda t: (skip, skip, skip, skip, status_line(f"{t} ({w}x{h} px)")))
         size = fit_size(h, w, SLIDER_MAX_SIDE)
         stem = Path(image).stem[:60] if isinstance(image, (str, Path)) else "image"
@@ -507,10 +529,11 @@ class Callbacks:
         png, before = paths[0], paths[1]
         after = paths[2] if size != (h, w) else png
         probs = {c: float(p) for c, p in zip(res.classes, res.class_probs)}
-        yield ((before, after), png, probs, self.restore_summary(res, (h, w), size),
+        yield ((before, after), png, probs, self.restore_summary(res, (h, w), size, treat),
                status_line(f"restored {w}x{h} px in {res.seconds:.1f} s; next: routing, GLGF and embedding views"))
 
-    def restore_summary(self, res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int]) -> str:
+    def restore_summary(self, res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int],
+                        treat: str | None = None) -> str:
         h, w = hw
         pred = res.predicted_class
         p = float(res.class_probs.max())
@@ -519,9 +542,13 @@ class Callbacks:
         if ens:
             tiles += f"; `{ens}` self-ensemble: {len(ENSEMBLES[ens])} passes averaged"
         head = (f"**Looks clean** ({p:.0%}): the model sees no degradation, so it should change little."
-                if pred == "clean" else f"**Predicted degradation: {pred}** ({p:.0%}).")
+                if pred == "clean" and not treat else f"**Predicted degradation: {pred}** ({p:.0%}).")
         sims = " · ".join(f"{c} {s:+.2f}" for c, s in zip(res.classes, res.class_sims))
         lines = [head]
+        if treat:
+            lines.insert(0, f"**Treated as {TREAT_AS_LABELS.get(treat, treat)}** (your choice): every layer routed by "
+                            f"the {treat} prototype. The model's own reading:")
+            pred = treat  # the gain told below is the one of the kind the image was restored as
         if pred in self.gains:  # what these weights measurably do about this kind (analysis.gains)
             lo, hi = self.gains[pred]
             lines.append(f"On synthetic {pred} at five strengths (validation photos) these weights gain {lo:+.1f} to "
@@ -534,13 +561,13 @@ class Callbacks:
         return "\n\n".join(lines)
 
     # -- Routing / GLGF / Embedding tabs: /analyze ----------------------------------------------
-    def analyze(self, image, opacity: float = 0.55, request: gr.Request = None):
+    def analyze(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, request: gr.Request = None):
         """``/analyze``: ``analyze_steps`` without the status line (the last yield carries the 11 views,
         the JSON summary last)."""
-        for out in self.analyze_steps(image, opacity, request):
+        for out in self.analyze_steps(image, opacity, treat_as, request):
             yield out[:-1]
 
-    def analyze_steps(self, image, opacity: float = 0.55, request: gr.Request = None):
+    def analyze_steps(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, request: gr.Request = None):
         """Everything the analysis tabs show, progressively (a generator).
 
         Yields a status line first, then the routing views, then GLGF (which needs two more restorations),
@@ -550,6 +577,7 @@ class Callbacks:
         table, alpha map, GLGF text, agreement figure, GLGF gallery, sphere figure, UMAP figure, embedding
         text, summary JSON, status line.
         """
+        treat = self.treat_as(treat_as)
         stale = self.superseded(request, image)
         skip = gr.skip()
         if stale():  # the page shows another image by now: nothing to draw
@@ -562,16 +590,21 @@ class Callbacks:
         where = f" (on a {sw}x{sh} copy of the {w}x{h} photo)" if scaled else ""
         rest = (skip,) * 11
         yield (*rest, status_line(f"routing views{where}"))
-        res = yield from follow(self.run_with_status(small, superseded=stale),
+        res = yield from follow(self.run_with_status(small, superseded=stale, treat_as=treat),
                                 lambda t: (*rest, status_line(f"routing views: {t}{where}")))
         t0 = time.perf_counter()
         routing = self.routing_views(res, opacity)
         yield (*routing, *(skip,) * 8, status_line(f"GLGF: restoring with global-only and local-only routing{where}"))
         if stale():
             raise Cancelled()
-        glgf, agree = self.glgf_views(small, res)
+        # GLGF compares fused routing with its global-only / local-only ablations of the image's own
+        # embeddings (with "treat as", every position gets the prototype and alpha = 1: nothing to compare)
+        glgf, agree = self.glgf_views(small, self.run(small) if treat else res)
         if stale():
             raise Cancelled()
+        if treat:
+            glgf = (glgf[0], glgf[1] + f"\n\n*Shown for **auto**: with 'treat as {TREAT_AS_LABELS[treat]}' every "
+                    f"position is routed by the {treat} prototype (alpha = 1 everywhere).*", *glgf[2:])
         if scaled:
             glgf = (glgf[0], glgf[1] + f"\n\n*Computed on a {sw}x{sh} copy of your {w}x{h} photo; the restoration "
                     "you download is full size.*", *glgf[2:])
@@ -581,6 +614,7 @@ class Callbacks:
             emb = (*emb[:2], emb[2] + f"\n\nEmbeddings of a {sw}x{sh} copy of your {w}x{h} photo.")
         summary = self.summary(res, agree, time.perf_counter() - t0)
         summary["analysis_size"] = [sw, sh]
+        summary["treat_as"] = treat or AUTO
         summary["image_size"] = [w, h]
         yield (*routing, *glgf, *emb, summary,
                status_line(f"done: every view shows this image{where}", done=True))

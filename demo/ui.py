@@ -5,8 +5,9 @@ loads the weights and launches it with ``launch_kwargs()``. Callbacks live in ``
 analysis (maps, statistics, figures) in ``analysis``.
 
 Named API endpoints (``gradio_client``: ``client.predict(..., api_name="/restore")``):
-    /restore(image) -> (before/after pair, restored PNG, class probabilities, summary)
-    /analyze(image, opacity) -> routing, GLGF and embedding views + a JSON summary (last output)
+    /restore(image, treat_as="auto") -> (before/after pair, restored PNG, class probabilities, summary)
+    /analyze(image, opacity, treat_as="auto") -> routing, GLGF and embedding views + a JSON summary (last output)
+    (treat_as: auto, noise, rain, haze, blur or low light: restore the image as that degradation)
     /degrade(image, noise, noise_mask, rain, rain_mask, haze, haze_mask, blur, blur_mask,
              lowlight, lowlight_mask, seed) -> (degraded PNG, degradation map, note)
 """
@@ -21,7 +22,7 @@ import gradio as gr
 from slerir.degradations import KINDS, MASK_KINDS
 from slerir.inference import Restorer
 
-from .callbacks import MAX_PIXELS, NO_LAYER, TILE, Callbacks, user_errors
+from .callbacks import AUTO, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks, user_errors
 from .components import image_input
 from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
 
@@ -244,7 +245,11 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         inp = image_input(label="Degraded image (upload, paste or webcam)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard", "webcam"], height=400,
                                          elem_id="restore-input")
-                        run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
+                        with gr.Row(equal_height=True):
+                            treat_as = gr.Radio([AUTO, *TREAT_AS_LABELS.values()], value=AUTO, label="Treat as",
+                                                info="auto: the image decides; or restore it as one degradation",
+                                                elem_id="treat-as", scale=3)
+                            run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button", scale=1)
                         ex_gallery = _examples_gallery(deg_examples, "Examples (click one to restore it)",
                                                        "restore-examples", columns=4)
                         gr.Markdown("Examples: pictures shipped with scikit-image, degraded by our own code "
@@ -259,7 +264,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                              scale=1)
                             with gr.Column(scale=1):
                                 info = gr.Markdown("Restore an image to see the result here.", label="summary",
-                                                   elem_classes=["sler-note"])
+                                                   elem_classes=["sler-note"], elem_id="restore-summary")
                                 download = gr.File(label="Restored image (lossless PNG)", interactive=False,
                                                    elem_id="restore-download")
             # ---------------------------------------------------------------- Routing
@@ -364,16 +369,17 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         # the previous image; an upload starts its restoration by itself.
         inp.change(cb.new_image, inputs=[inp], outputs=[*views, status], queue=False, preprocess=False,
                    api_visibility="private", show_progress="hidden")
-        restore_ev = gr.on([run_btn.click, inp.upload], user_errors(cb.restore_steps), inputs=[inp],
-                           outputs=restore_outputs, api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
-        restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity], outputs=analysis_outputs,
+        restore_ev = gr.on([run_btn.click, inp.upload, treat_as.input], user_errors(cb.restore_steps),
+                           inputs=[inp, treat_as], outputs=restore_outputs, api_visibility="private",
+                           show_progress="minimal", **RESTORE_QUEUE)
+        restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as], outputs=analysis_outputs,
                            api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE)
         # the named API: the same work without the status line (hidden buttons carry the endpoints)
         api_restore, api_analyze = gr.Button(visible=False), gr.Button(visible=False)
-        api_restore.click(user_errors(cb.restore), inputs=[inp], outputs=restore_outputs[:4], api_name="restore",
+        api_restore.click(user_errors(cb.restore), inputs=[inp, treat_as], outputs=restore_outputs[:4], api_name="restore",
                           **RESTORE_QUEUE, api_description="Restore an image at full size; returns (before, after), "
                                                            "the restored PNG, class probabilities and a summary.")
-        api_analyze.click(user_errors(cb.analyze), inputs=[inp, opacity], outputs=analysis_outputs[:-1],
+        api_analyze.click(user_errors(cb.analyze), inputs=[inp, opacity, treat_as], outputs=analysis_outputs[:-1],
                           api_name="analyze", **ANALYSIS_QUEUE,
                           api_description="Routing, GLGF and embedding analysis of an image (of a copy downscaled "
                                           "to 768 px when larger); the last output is a JSON summary.")
@@ -394,9 +400,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         if ex_gallery is not None:  # an example click loads it and runs the same chain as the button
             (ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
                                show_progress="hidden")
-             .success(user_errors(cb.restore_steps), inputs=[inp], outputs=restore_outputs,
+             .success(user_errors(cb.restore_steps), inputs=[inp, treat_as], outputs=restore_outputs,
                       api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
-             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity], outputs=analysis_outputs,
+             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as], outputs=analysis_outputs,
                       api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE))
         if clean_gallery is not None:
             clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",

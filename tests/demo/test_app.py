@@ -234,6 +234,26 @@ def test_tiled_restore(app, images):
     assert _fetch(_file_of(png), url).size == (200, 150)
 
 
+def test_treat_as_changes_the_result(app, images):
+    _, url, client = app
+    p = handle_file(str(images["rgb"]))
+    _, auto_png, auto_label, _ = client.predict(p, "auto", api_name="/restore")
+    _, rain_png, rain_label, text = client.predict(p, "rain", api_name="/restore")
+    a = np.asarray(_fetch(_file_of(auto_png), url)).astype(int)
+    r = np.asarray(_fetch(_file_of(rain_png), url)).astype(int)
+    assert np.abs(a - r).max() > 0, "'treat as rain' restored exactly as auto"
+    assert "Treated as rain" in text
+    assert rain_label["label"] == auto_label["label"]  # the model's own reading is still shown
+    _, low_png, _, text = client.predict(p, "low light", api_name="/restore")
+    assert "Treated as low light" in text
+    summary = client.predict(p, 0.5, "rain", api_name="/analyze")[-1]
+    assert summary["treat_as"] == "rain"
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError):
+        client.predict(p, "snow", api_name="/restore")
+
+
 def test_large_image_is_analysed_on_a_downscaled_copy(app, images):
     """200x150 > TEST_ANALYSIS_SIDE: restored at full size, analysed on a 160x120 copy, and every view says so."""
     _, url, client = app
@@ -418,6 +438,17 @@ def test_browser_targets(app, images):
                 if tab == "glgf":
                     assert page.evaluate(LEGEND_INSIDE_JS, "agree-plot"), "agreement legend clipped"
                 page.screenshot(path=str(ARTIFACTS / f"browser_{tab}.png"))
+
+            # "treat as": the control exists, and choosing a class restores again, differently
+            _open_tab(page, "Restore")
+            after = lambda: page.locator("#restore-slider img").nth(1).get_attribute("src")  # noqa: E731
+            before_src = after()
+            page.locator("#treat-as label:has-text('rain')").click()
+            page.wait_for_function(f"({STATUS_JS})().startsWith('Ready') && "
+                                   "document.querySelectorAll('#restore-slider img').length >= 2", timeout=60_000)
+            page.wait_for_function("(s) => { const i = document.querySelectorAll('#restore-slider img')[1];"
+                                   " return i && i.getAttribute('src') !== s; }", arg=before_src, timeout=30_000)
+            assert "Treated as rain" in page.locator("#restore-summary").inner_text()
 
             # a phone: no tab makes the page scroll sideways
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
