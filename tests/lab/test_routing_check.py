@@ -1,0 +1,88 @@
+"""lab.routing_check (per-layer decisiveness, NMI, composite split) and lab.real_check (real photos)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lab import real_check, routing_check
+
+
+def _photos(n=2, side=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random((side, side, 3)) * 255).astype(np.uint8) for _ in range(n)]
+
+
+def test_probe_images_cover_every_kind_and_the_composites():
+    singles, comps = routing_check.probe_images(_photos())
+    kinds = sorted({k for _, k in singles})
+    assert kinds == sorted(["clean", "noise", "rain", "haze", "blur", "lowlight"])
+    assert len(comps) == 2 * len(routing_check.COMPOSITES)
+    img, a, b = comps[0]
+    # the left half carries the first kind's image, the right half the second's
+    full_a = [im for im, k in singles if k == a][0]
+    assert np.array_equal(img[:, :32], full_a[:, :32])
+
+
+def test_layer_stats_and_targets(restorer):
+    singles, comps = routing_check.probe_images(_photos())
+    rows = routing_check.layer_stats(restorer, singles, comps)
+    names = [r["name"] for r in rows]
+    assert names == restorer.model.layer_names
+    for r in rows:
+        k = restorer.model.cfg.top_k
+        assert 1.0 / k - 1e-6 <= r["top1"] <= 1.0 + 1e-6  # under top-k the largest weight is at least 1/k
+        assert 0.0 <= r["nmi"] <= 1.0 and 0.0 <= r["split"] <= 1.0
+    decisive = [dict(r, top1=0.9, nmi=0.6, split=1.0) for r in rows] + [dict(rows[0], name="x")] * 3
+    t = routing_check.targets(decisive[:9] if len(decisive) >= 9 else decisive)
+    assert t["decisive_layers"] >= min(6, len(rows)) and t["split_layers"] >= min(4, len(rows))
+    tied = [dict(r, top1=0.5, nmi=0.6, split=1.0) for r in rows]
+    assert routing_check.targets(tied)["met"] is False
+
+
+def test_routing_check_cli_errors_cleanly(tmp_path, capsys):
+    assert routing_check.main(["--images", "0"]) == 2
+    assert routing_check.main(["--weights", str(tmp_path / "missing"), "--images", "1", "--data-root", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def _real_tree(root, rng):
+    def save(path, arr):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(path)
+
+    clean = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+    noisy = np.clip(clean.astype(int) + rng.integers(-40, 40, clean.shape), 0, 255).astype(np.uint8)
+    save(root / "real" / "SIDD_samples" / "input" / "00.png", noisy)
+    save(root / "real" / "SIDD_samples" / "target" / "00.png", clean)
+    save(root / "real" / "RIDCP_real_hazy" / "input" / "a.png", clean)
+    save(root / "real" / "RIDCP_real_hazy" / "input" / "b.png", noisy)
+    return clean, noisy
+
+
+def test_real_check_measures_pairs_and_recognition(tmp_path, restorer):
+    clean, noisy = _real_tree(tmp_path, np.random.default_rng(1))
+    r = real_check.check(restorer, tmp_path / "real")
+    sidd = r["paired"]["SIDD_samples"]
+    from slerir.metrics import psnr
+    assert sidd["n"] == 1
+    assert abs(sidd["input"] - psnr(noisy.astype(np.float32) / 255, clean.astype(np.float32) / 255)) < 1e-6
+    out = restorer.restore(noisy, capture=False).image
+    assert abs(sidd["output"] - psnr(out, clean.astype(np.float32) / 255)) < 1e-6
+    assert sidd["below_input"] == int(sidd["gain"] < 0)
+    hazy = r["noref"]["RIDCP_real_hazy"]
+    assert hazy["n"] == 2 and sum(hazy["predicted"].values()) == 2
+    assert r["recognition_by_kind"]["haze"] == hazy["recognised"]
+    assert "Raindrop_pairs" not in r["paired"]  # absent folders are left out, not zero
+
+
+def test_real_check_cli(tmp_path, tiny_weights, capsys):
+    _real_tree(tmp_path, np.random.default_rng(2))
+    out = tmp_path / "rc.md"
+    assert real_check.main(["--weights", str(tiny_weights), "--data-root", str(tmp_path), "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert str(tiny_weights) in data["weights"] and "SIDD_samples" in out.read_text()
+    assert real_check.main(["--data-root", str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err
