@@ -79,9 +79,9 @@ def sphere_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, us
 
     Args:
         bank: the reference bank (points coloured by class; global = filled circles, local = small
-            open circles), with its prototypes as large labelled diamonds.
+            open circles), with its prototypes as class-coloured squares labelled just outside the sphere.
         user_global: (d,) the user's global embedding (a big black diamond).
-        user_local: (M,d) sampled local embeddings of the user's image (small black crosses).
+        user_local: (M,d) sampled local embeddings of the user's image (small black x's).
         title: default says whether the view is exact (d = 3) or a PCA projection.
         max_local: at most this many bank local points are drawn (fixed subsample).
     Returns:
@@ -106,39 +106,72 @@ def sphere_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, us
             text=bank.names[s], hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
     pxyz, _ = sphere_coords(bank.prototypes, basis)
     fig.add_trace(go.Scatter3d(
-        x=pxyz[:, 0], y=pxyz[:, 1], z=pxyz[:, 2], mode="markers+text", name=PROTO_TRACE,
-        text=list(bank.classes), textposition="top center", textfont=dict(size=13, color="#111"),
-        marker=dict(size=10, symbol="diamond", color=[class_color(c) for c in bank.classes],
+        x=pxyz[:, 0], y=pxyz[:, 1], z=pxyz[:, 2], mode="markers", name=PROTO_TRACE, text=list(bank.classes),
+        marker=dict(size=9, symbol="square", color=[class_color(c) for c in bank.classes],
                     line=dict(color="#111", width=2)),
         hovertemplate="prototype: %{text}<extra></extra>"))
+    # labels just outside the sphere, beside their prototype instead of over it
+    lxyz = pxyz * 1.22
+    fig.add_trace(go.Scatter3d(x=lxyz[:, 0], y=lxyz[:, 1], z=lxyz[:, 2], mode="text", text=list(bank.classes),
+                               textfont=dict(size=13, color="#111"), hoverinfo="skip", showlegend=False,
+                               name="prototype labels"))
     if user_local is not None and len(np.atleast_2d(user_local)):
         u, _ = sphere_coords(np.atleast_2d(user_local), basis)
         fig.add_trace(go.Scatter3d(x=u[:, 0], y=u[:, 1], z=u[:, 2], mode="markers", name=USER_LOCAL_TRACE,
-                                   marker=dict(size=3, symbol="cross", color="#222", opacity=0.8),
+                                   marker=dict(size=3, symbol="x", color="#222", opacity=0.8),
                                    hovertemplate="your image, local cell<extra></extra>"))
     if user_global is not None:
         u, _ = sphere_coords(np.atleast_2d(user_global), basis)
         fig.add_trace(go.Scatter3d(x=u[:, 0], y=u[:, 1], z=u[:, 2], mode="markers", name=USER_GLOBAL_TRACE,
                                    marker=dict(size=12, symbol="diamond", color="#000", line=dict(color="#fff", width=2)),
                                    hovertemplate="your image (global)<extra></extra>"))
-    ax = dict(range=[-1.15, 1.15], showbackground=False, zeroline=False, showspikes=False, title="",
+    ax = dict(range=[-1.3, 1.3], showbackground=False, zeroline=False, showspikes=False, title="",
               showgrid=False, showticklabels=False, visible=False)
-    _layout(fig, title, height=560)
+    _layout(fig, title, height=680)
+    fig.update_layout(margin=dict(l=0, r=0, b=0))
     fig.update_layout(scene=dict(xaxis=ax, yaxis=ax, zaxis=ax, aspectmode="cube",
                                  camera=dict(eye=dict(x=1.05, y=1.05, z=0.7))),
                       legend=dict(itemsizing="constant"), uirevision="sphere")
     return fig
 
 
+def place_in_cluster(bank: EmbeddingBank, z: np.ndarray, k: int = 8, kind: str | None = None) -> np.ndarray:
+    """Positions for new embeddings in the bank's 2-D layout: for each, the layout position of the medoid of
+    its ``k`` nearest bank points (cosine), i.e. the neighbour whose position is closest to the others'.
+
+    An average of the neighbours' positions (``EmbeddingBank.place``) lands in empty space between two
+    clusters when the neighbours sit in both; the medoid always lies on a bank point, in the densest group.
+
+    Args:
+        z: (M,d) embeddings. kind: only bank points of this kind ("global", "local"); None: all.
+    Returns:
+        (M,2) float32.
+    """
+    q = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    sel = np.ones(len(bank), bool) if kind is None else (bank.kinds == kind)
+    if not sel.any():
+        sel = np.ones(len(bank), bool)
+    zb = np.asarray(bank.z, dtype=np.float64)[sel]
+    zb = zb / np.maximum(np.linalg.norm(zb, axis=1, keepdims=True), 1e-12)
+    xy = np.asarray(bank.umap_xy, dtype=np.float64)[sel]
+    k = int(min(k, len(zb)))
+    idx = np.argsort(-(q @ zb.T), axis=1, kind="stable")[:, :k]  # (M,k)
+    pts = xy[idx]  # (M,k,2)
+    cost = np.linalg.norm(pts[:, :, None, :] - pts[:, None, :, :], axis=-1).sum(-1)  # (M,k)
+    return pts[np.arange(len(q)), cost.argmin(1)].astype(np.float32)
+
+
 def umap_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, user_local: np.ndarray | None = None,
                 title: str | None = None, max_local: int = 2000) -> go.Figure:
     """2-D map of the bank (UMAP fitted offline), with the user's points placed by ``bank.place``.
 
-    Traces: "<class> (global)", "<class> (local)", "prototypes", and, when given, "your image
-    (global)" (a star) and "your image (local cells)"."""
+    Traces: "<class> (global)", "<class> (local)", "prototypes" (squares, each at the medoid of its nearest
+    bank global points), and, when given, "your image (global)" (a black diamond) and "your image (local
+    cells)" (black x's), placed by ``place_in_cluster``."""
     label = _layout_label(bank)
     if title is None:
-        title = (f"Embedding bank, UMAP layout (new points placed by nearest neighbours)" if label == "UMAP"
+        title = (f"Embedding bank, UMAP layout (new points placed on their nearest neighbours)" if label == "UMAP"
                  else "Embedding bank, PCA layout (no UMAP fitted for this bank)")
     fig = go.Figure()
     style = {"global": ("circle", 6, 0.85), "local": ("circle-open", 5, 0.5)}
@@ -148,20 +181,21 @@ def umap_figure(bank: EmbeddingBank, user_global: np.ndarray | None = None, user
                                  legendgroup=name, text=bank.names[s],
                                  marker=dict(size=size, color=class_color(name), symbol=symbol, opacity=opacity),
                                  hovertemplate=f"{name} ({kind})<br>%{{text}}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=bank.proto_umap_xy[:, 0], y=bank.proto_umap_xy[:, 1], mode="markers+text", name=PROTO_TRACE,
-                             text=list(bank.classes), textposition="top center",
-                             marker=dict(size=14, symbol="diamond", color=[class_color(c) for c in bank.classes],
+    pxy = place_in_cluster(bank, bank.prototypes, kind="global") if len(bank) else bank.proto_umap_xy
+    fig.add_trace(go.Scatter(x=pxy[:, 0], y=pxy[:, 1], mode="markers+text", name=PROTO_TRACE,
+                             text=list(bank.classes), textposition="top right",
+                             marker=dict(size=13, symbol="square", color=[class_color(c) for c in bank.classes],
                                          line=dict(color="#111", width=2)),
                              hovertemplate="prototype: %{text}<extra></extra>"))
     if user_local is not None and len(np.atleast_2d(user_local)):
-        xy = bank.place(np.atleast_2d(user_local))
+        xy = place_in_cluster(bank, np.atleast_2d(user_local))
         fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=USER_LOCAL_TRACE,
                                  marker=dict(size=6, symbol="x-thin", color="#222", line=dict(width=1.5, color="#222")),
                                  hovertemplate="your image, local cell<extra></extra>"))
     if user_global is not None:
-        xy = bank.place(np.atleast_2d(user_global))
+        xy = place_in_cluster(bank, np.atleast_2d(user_global))
         fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=USER_GLOBAL_TRACE,
-                                 marker=dict(size=20, symbol="star", color="#000", line=dict(color="#fff", width=1.5)),
+                                 marker=dict(size=18, symbol="diamond", color="#000", line=dict(color="#fff", width=2)),
                                  hovertemplate="your image (global)<extra></extra>"))
     _layout(fig, title, height=520, legend=dict(itemsizing="constant"))
     fig.update_xaxes(showticklabels=False, title=f"{label} 1", zeroline=False)

@@ -180,16 +180,58 @@ def categorical_rgb(index_map: np.ndarray, colors: Sequence[str], size: tuple[in
     return pal[idx]
 
 
-def expert_map_rgb(layer: LayerMap, size: tuple[int, int]) -> np.ndarray:
+TIE_COLOR = "#BBBBBB"  # cells whose top-1 expert wins by less than the tie margin
+
+
+def top1_margin(layer: LayerMap) -> np.ndarray:
+    """(h,w) routing weight of the top expert minus that of the runner-up (0 = a tie, 1 = one expert)."""
+    w = np.asarray(layer.weights, dtype=np.float32)
+    if w.shape[0] < 2:
+        return np.ones(w.shape[1:], np.float32)
+    top2 = -np.partition(-w, 1, axis=0)[:2]  # (2,h,w): largest, second largest
+    return top2[0] - top2[1]
+
+
+def expert_map_rgb(layer: LayerMap, size: tuple[int, int], tie_margin: float | None = None) -> np.ndarray:
     """Highest-weighted expert per cell of ``layer`` in ``EXPERT_COLORS``, nearest-upsampled.
 
     Args:
         layer: a ``LayerMap`` (weights (E,h,w) at 1/stride of the image).
         size: output (H, W), usually the image size.
+        tie_margin: cells whose top-1 weight exceeds the runner-up's by less than this are drawn in
+            ``TIE_COLOR`` (a near-tie is not a decision); None: every cell in its top expert's colour.
     Returns:
         (H,W,3) uint8.
     """
-    return categorical_rgb(layer.weights.argmax(0), EXPERT_COLORS, size, layer.stride)
+    idx = layer.weights.argmax(0)
+    if tie_margin is None:
+        return categorical_rgb(idx, EXPERT_COLORS, size, layer.stride)
+    idx = np.where(top1_margin(layer) < tie_margin, len(EXPERT_COLORS), idx)  # one index past the experts
+    return categorical_rgb(idx, [*EXPERT_COLORS, TIE_COLOR], size, layer.stride)
+
+
+def expert_pair_rgb(layer: LayerMap, size: tuple[int, int]) -> np.ndarray:
+    """The top-2 experts of every cell: its upper-left triangle in the top expert's colour, its lower-right
+    triangle in the runner-up's (cells of a few pixels blend into a mixed texture where pairs alternate).
+
+    Returns:
+        (H,W,3) uint8.
+    """
+    w = np.asarray(layer.weights)
+    order = np.argsort(-w, axis=0, kind="stable")
+    first, second = order[0], order[min(1, len(order) - 1)]
+    H, W = int(size[0]), int(size[1])
+    iy = _cell_index(H, w.shape[1], layer.stride)
+    ix = _cell_index(W, w.shape[2], layer.stride)
+    # position inside the cell, 0..1, from the cell's extent in output pixels
+    def frac(idx: np.ndarray) -> np.ndarray:
+        start = np.searchsorted(idx, idx, side="left")
+        end = np.searchsorted(idx, idx, side="right")
+        return (np.arange(len(idx)) - start + 0.5) / np.maximum(end - start, 1)
+    fy, fx = frac(iy), frac(ix)
+    upper = (fy[:, None] + fx[None, :]) < 1.0
+    e = np.where(upper, first[iy[:, None], ix[None, :]], second[iy[:, None], ix[None, :]])
+    return palette_array(EXPERT_COLORS)[e % len(EXPERT_COLORS)]
 
 
 def weight_heatmap(layer: LayerMap, expert: int, size: tuple[int, int]) -> np.ndarray:
@@ -241,6 +283,16 @@ def overlay(image: np.ndarray, rgb: np.ndarray, opacity: float) -> np.ndarray:
     return (np.clip((1 - a) * img + a * col, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def auto_gain(a: np.ndarray, b: np.ndarray, q: float = 99.5, max_gain: float = 1000.0) -> float:
+    """The gain that maps the ``q``-th percentile of |a - b| to white in ``difference_rgb`` (1 when the
+    images are identical; at most ``max_gain``), so small differences are visible and their scale known."""
+    d = np.abs(_as_float_rgb(a) - _as_float_rgb(b))
+    top = float(np.percentile(d, q)) if d.size else 0.0
+    if top <= 0.0:
+        top = float(d.max()) if d.size else 0.0
+    return 1.0 if top <= 0.0 else float(min(max_gain, 1.0 / top))
+
+
 def difference_rgb(a: np.ndarray, b: np.ndarray, gain: float = 4.0) -> np.ndarray:
     """|a - b| per channel times ``gain``, clipped: black = identical (float [0,1] or uint8 inputs)."""
     fa, fb = _as_float_rgb(a), _as_float_rgb(b)
@@ -252,6 +304,78 @@ def difference_rgb(a: np.ndarray, b: np.ndarray, gain: float = 4.0) -> np.ndarra
 def colorbar_rgb(stops: Sequence[str] = VIRIDIS, width: int = 256, height: int = 12) -> np.ndarray:
     """A horizontal colour bar (height, width, 3) uint8 for legends."""
     return np.repeat(colormap(np.linspace(0, 1, width), stops)[None], height, axis=0)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without sized default fonts
+        return ImageFont.load_default()
+
+
+def _strip(width: int, height: int) -> Image.Image:
+    return Image.new("RGB", (width, height), (255, 255, 255))
+
+
+def with_colorbar(img: np.ndarray, stops: Sequence[str], vmin: float, vmax: float, label: str,
+                  ticks: int = 5, fmt: str = "{:.2g}") -> np.ndarray:
+    """``img`` with a labelled colour bar below it: the bar spans [vmin, vmax] across the image's width,
+    ``ticks`` values written under it and ``label`` beside them. Returns (H + strip, W, 3) uint8."""
+    from PIL import ImageDraw
+
+    im = to_uint8(img)
+    H, W = im.shape[:2]
+    fs = max(10, min(16, W // 40))
+    bar_h, pad = max(8, fs), 4
+    strip = _strip(W, bar_h + fs + 3 * pad)
+    margin = max(fs, W // 40)
+    bar = colorbar_rgb(stops, max(2, W - 2 * margin), bar_h)
+    strip.paste(Image.fromarray(bar), (margin, pad))
+    draw = ImageDraw.Draw(strip)
+    font = _font(fs)
+    y = pad + bar_h + pad
+    for i in range(ticks):
+        t = i / (ticks - 1)
+        x = margin + t * (W - 2 * margin)
+        draw.line([(x, pad + bar_h - 3), (x, pad + bar_h + 1)], fill=(0, 0, 0))
+        text = fmt.format(vmin + t * (vmax - vmin))
+        tw = draw.textlength(text, font=font)
+        draw.text((min(max(0, x - tw / 2), W - tw), y), text, fill=(0, 0, 0), font=font)
+    lw = draw.textlength(label, font=font)
+    draw.text((max(0, (W - lw) / 2), y), label, fill=(60, 60, 60), font=font) if W > 4 * lw else None
+    return np.concatenate([im, np.asarray(strip)], axis=0)
+
+
+def with_legend(img: np.ndarray, items: Sequence[tuple[str, str]]) -> np.ndarray:
+    """``img`` with a legend strip below it: a colour swatch and a name per item, wrapped to the image's
+    width. Returns (H + strip, W, 3) uint8."""
+    from PIL import ImageDraw
+
+    im = to_uint8(img)
+    W = im.shape[1]
+    fs = max(10, min(16, W // 40))
+    font = _font(fs)
+    probe = ImageDraw.Draw(_strip(1, 1))
+    rows, row, x = [], [], 4
+    for name, color in items:
+        w = fs + 4 + probe.textlength(name, font=font) + fs
+        if row and x + w > W:
+            rows.append(row)
+            row, x = [], 4
+        row.append((name, color, x))
+        x += w
+    rows.append(row)
+    line = fs + 8
+    strip = _strip(W, line * len(rows) + 4)
+    draw = ImageDraw.Draw(strip)
+    for r, items_ in enumerate(rows):
+        y = 4 + r * line
+        for name, color, x0 in items_:
+            draw.rectangle([x0, y, x0 + fs, y + fs], fill=hex_to_rgb(color), outline=(80, 80, 80))
+            draw.text((x0 + fs + 4, y), name, fill=(0, 0, 0), font=font)
+    return np.concatenate([im, np.asarray(strip)], axis=0)
 
 
 # --------------------------------------------------------------------------------------------

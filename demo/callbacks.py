@@ -51,7 +51,6 @@ SLIDER_MAX_SIDE = 2048  # the before/after slider shows at most this (the downlo
 MAP_MAX_SIDE = 768  # routing / GLGF views are drawn at most this large
 PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradation + 3 restorations)
 LOCAL_SAMPLES = 300  # local embeddings drawn in the sphere / UMAP views
-DIFF_GAIN = 5.0  # |a - b| is multiplied by this in the difference images
 CACHE_BYTES = 600 * 2**20  # memory for cached restorations
 ANALYSIS_MAX_SIDE = 768  # the analysis views of a larger photo are computed on a copy downscaled to this
 # Up to this many padded pixels run in one pass: tiles of 1024 px cover a 2000x1500 photo with six tiles
@@ -62,6 +61,8 @@ POLL_S = 0.25  # how often a running restoration's status is refreshed
 MODEL_WORKERS = 4  # threads running restorations (bounded further by each event's concurrency limit)
 GAIN_VISIBLE_DB = 1.0  # below this measured PSNR gain the restore summary says the result will look much like the input
 NO_LAYER = "(none)"
+TIE_MARGIN = 0.1  # top-1 weight minus runner-up below this: a near-tie, drawn grey in the expert maps
+MAP_TOP1, MAP_PAIR = "top expert (near-ties grey)", "top-2 pair (split cells)"
 AUTO = "auto"
 # "treat as" choices of the Restore tab: class name -> label; "auto" lets the image decide
 TREAT_AS_LABELS = {"noise": "noise", "rain": "rain", "haze": "haze", "blur": "blur", "lowlight": "low light"}
@@ -564,10 +565,11 @@ class Callbacks:
     def analyze(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, request: gr.Request = None):
         """``/analyze``: ``analyze_steps`` without the status line (the last yield carries the 11 views,
         the JSON summary last)."""
-        for out in self.analyze_steps(image, opacity, treat_as, request):
+        for out in self.analyze_steps(image, opacity, treat_as, MAP_TOP1, request):
             yield out[:-1]
 
-    def analyze_steps(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, request: gr.Request = None):
+    def analyze_steps(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, map_mode: str = MAP_TOP1,
+                      request: gr.Request = None):
         """Everything the analysis tabs show, progressively (a generator).
 
         Yields a status line first, then the routing views, then GLGF (which needs two more restorations),
@@ -593,7 +595,7 @@ class Callbacks:
         res = yield from follow(self.run_with_status(small, superseded=stale, treat_as=treat),
                                 lambda t: (*rest, status_line(f"routing views: {t}{where}")))
         t0 = time.perf_counter()
-        routing = self.routing_views(res, opacity)
+        routing = self.routing_views(res, opacity, map_mode)
         yield (*routing, *(skip,) * 8, status_line(f"GLGF: restoring with global-only and local-only routing{where}"))
         if stale():
             raise Cancelled()
@@ -619,19 +621,23 @@ class Callbacks:
         yield (*routing, *glgf, *emb, summary,
                status_line(f"done: every view shows this image{where}", done=True))
 
-    def routing_gallery(self, res: RestorationResult, opacity: float) -> list[tuple[np.ndarray, str]]:
-        from analysis.maps import expert_map_rgb, overlay
+    def routing_gallery(self, res: RestorationResult, opacity: float, mode: str = MAP_TOP1) -> list[tuple[np.ndarray, str]]:
+        """Expert maps of every layer over the image: the top expert per cell with near-ties (top-1 margin
+        below ``TIE_MARGIN``) in grey, or (``MAP_PAIR``) each cell split between its two top experts."""
+        from analysis.maps import expert_map_rgb, expert_pair_rgb, overlay, top1_margin
         from analysis.routing import routing_entropy
 
         base, size = self.display_image(res)
         items = []
         for lm in res.routing:
-            rgb = expert_map_rgb(lm, size)
-            cap = f"{lm.name} · 1/{lm.stride:g} resolution · H = {routing_entropy(lm):.2f} bits"
+            ties = float((top1_margin(lm) < TIE_MARGIN).mean())
+            rgb = expert_pair_rgb(lm, size) if mode == MAP_PAIR else expert_map_rgb(lm, size, TIE_MARGIN)
+            cap = (f"{lm.name} · 1/{lm.stride:g} res. · H = {routing_entropy(lm):.2f} bits · "
+                   f"near-ties {ties:.0%}")
             items.append((overlay(base, rgb, float(opacity)), cap))
         return self.scratch.pngs(items, "routing")
 
-    def routing_views(self, res: RestorationResult, opacity: float):
+    def routing_views(self, res: RestorationResult, opacity: float, mode: str = MAP_TOP1):
         from analysis.figures import usage_figure
         from analysis.routing import routing_entropy, top1_share
 
@@ -642,14 +648,15 @@ class Callbacks:
             rows.append([lm.name, lm.level, f"{lm.weights.shape[1]}x{lm.weights.shape[2]}",
                          round(routing_entropy(lm), 3), *[round(float(x), 3) for x in u],
                          f"expert {int(t1.argmax())} ({t1.max():.0%})"])
-        return self.routing_gallery(res, opacity), usage_figure(res), rows
+        return self.routing_gallery(res, opacity, mode), usage_figure(res), rows
 
     def routing_table_headers(self) -> list[str]:
         return ["layer", "level", "grid", "entropy (bits)", *[f"usage e{e}" for e in range(self.E)], "most chosen"]
 
     def glgf_views(self, img: np.ndarray, res: RestorationResult):
         from analysis.figures import agreement_figure
-        from analysis.maps import alpha_rgb, class_map_rgb, difference_rgb, overlay
+        from analysis.maps import (BLUE_WHITE_RED, alpha_rgb, auto_gain, class_color, class_map_rgb, difference_rgb,
+                                   overlay, with_colorbar, with_legend)
         from analysis.routing import agreement
 
         glob = self.run(img, fusion="global")
@@ -661,13 +668,15 @@ class Callbacks:
         a_mean = float(res.alpha.mean())
         d_g = float(np.abs(res.image - glob.image).mean())
         d_l = float(np.abs(res.image - loc.image).mean())
+        g_g, g_l = auto_gain(fused_d, glob_d), auto_gain(fused_d, loc_d)  # white = the 99.5th percentile
+        legend = [(c, class_color(c)) for c in res.classes]
         gallery = [
             (fused_d, "fused (GLGF): the restoration you got"),
             (glob_d, "global-only routing"),
             (loc_d, "local-only routing"),
-            (difference_rgb(fused_d, glob_d, DIFF_GAIN), f"|fused − global-only| ×{DIFF_GAIN:g} (mean {d_g:.4f})"),
-            (difference_rgb(fused_d, loc_d, DIFF_GAIN), f"|fused − local-only| ×{DIFF_GAIN:g} (mean {d_l:.4f})"),
-            (overlay(base, class_map_rgb(res.local_class_sims, size, res.classes), 0.6),
+            (difference_rgb(fused_d, glob_d, g_g), f"|fused − global-only| ×{g_g:.0f} (white ≥ {1 / g_g:.3f}; mean {d_g:.4f})"),
+            (difference_rgb(fused_d, loc_d, g_l), f"|fused − local-only| ×{g_l:.0f} (white ≥ {1 / g_l:.3f}; mean {d_l:.4f})"),
+            (with_legend(overlay(base, class_map_rgb(res.local_class_sims, size, res.classes), 0.6), legend),
              "nearest class prototype of each local embedding"),
         ]
         mg = float(np.mean(list(ag.values()))) if ag else float("nan")
@@ -675,7 +684,11 @@ class Callbacks:
         text = (f"Mean global share **alpha = {a_mean:.2f}** (0 = the local embedding decides, 1 = the "
                 f"global one). Over all layers, fused routing picks the same top expert as global-only "
                 f"routing in **{mg:.0%}** of cells and as local-only routing in **{ml:.0%}**.")
-        alpha_png, *_ = self.scratch.pngs([(overlay(base, alpha, 0.85), "")], "alpha")
+        a_lo, a_hi = float(res.alpha.min()), float(res.alpha.max())
+        text += f" alpha ranges from {a_lo:.2f} to {a_hi:.2f} over the image."
+        alpha_img = with_colorbar(overlay(base, alpha, 0.85), BLUE_WHITE_RED, 0.0, 1.0,
+                                  f"alpha (global share); here {a_lo:.2f} to {a_hi:.2f}")
+        alpha_png, *_ = self.scratch.pngs([(alpha_img, "")], "alpha")
         views = (alpha_png[0], text, agreement_figure(ag, al), self.scratch.pngs(gallery, "glgf"))
         return views, {"global": ag, "local": al, "alpha_mean": a_mean}
 
@@ -694,8 +707,9 @@ class Callbacks:
         geometry = ("d = 3: the sphere below **is** the model's embedding space; nothing is projected away."
                     if d == 3 else f"d = {d}: the sphere below is a **projection** (PCA) of the embedding space.")
         nearest = res.classes[int(np.argmax(res.class_sims))]
-        you = (f"Your image: black diamond (global embedding, nearest prototype **{nearest}**) and "
-               f"{len(zl)} sampled local embeddings (small crosses).")
+        you = (f"Your image: the **black diamond** is its global embedding (nearest prototype **{nearest}**), "
+               f"the **small black x's** are {len(zl)} sampled local embeddings; class prototypes are the "
+               "**coloured squares**.")
         if self.bank is None:
             sphere = sphere_figure(self.proto_bank(), res.global_embedding, zl)
             note = ("**No reference bank is shipped with these weights** (`assets/bank` is missing), so the "
@@ -731,38 +745,39 @@ class Callbacks:
             "tiles": res.tiles,
         }
 
-    def cached_result(self, image) -> RestorationResult | None:
-        """The default restoration of ``image`` if it is cached (no new network run)."""
+    def cached_result(self, image, treat_as: str | None = AUTO) -> RestorationResult | None:
+        """The restoration the analysis views of ``image`` were drawn from, if cached (no new network run)."""
         if image is None:
             return None
         try:
-            img = self.load(image)
+            img, _ = self.analysis_copy(self.load(image))
+            treat = self.treat_as(treat_as)
         except Exception:  # noqa: BLE001 - nothing to redraw
             return None
-        return self.cache.get((pixel_key(img), None, "glgf", None))
+        return self.cache.get((pixel_key(img), None, "glgf", None) + ((treat,) if treat else ()))
 
-    def redraw_overlays(self, image, opacity: float):
-        """Opacity slider: redraw the expert-map overlays of the current result (no network run)."""
-        res = self.cached_result(image)
+    def redraw_overlays(self, image, opacity: float, mode: str = MAP_TOP1, treat_as: str | None = AUTO):
+        """Opacity slider / map mode: redraw the expert-map overlays of the current result (no network run)."""
+        res = self.cached_result(image, treat_as)
         if res is None:
             return gr.skip()
-        return self.routing_gallery(res, opacity)
+        return self.routing_gallery(res, opacity, mode)
 
     def heatmaps(self, image, layer: str):
         """Per-expert weight heatmaps of one layer (viridis: 0 = never, 1 = all weight)."""
-        from analysis.maps import weight_heatmap
+        from analysis.maps import VIRIDIS, weight_heatmap, with_colorbar
         from analysis.routing import top1_share
 
         if layer not in self.layers:
             raise UserError(f"Unknown layer {layer!r}; choose one of {', '.join(self.layers)}.")
-        img = self.load(image)
+        img, _ = self.analysis_copy(self.load(image))
         res = self.run(img)
         lm = res.layer(layer)
         size = fit_size(*img.shape[:2], MAP_MAX_SIDE)
         t1 = top1_share(lm)
-        return self.scratch.pngs([(weight_heatmap(lm, e, size), f"{layer} · expert {e} · mean weight "
-                                  f"{lm.usage[e]:.2f} · top-1 in {t1[e]:.0%} of cells") for e in range(self.E)],
-                                 "heatmap")
+        return self.scratch.pngs([(with_colorbar(weight_heatmap(lm, e, size), VIRIDIS, 0.0, 1.0, "routing weight"),
+                                   f"{layer} · expert {e} · mean weight {lm.usage[e]:.2f} · top-1 in {t1[e]:.0%} "
+                                   "of cells") for e in range(self.E)], "heatmap")
 
     # -- Playground: /degrade and the restore that follows --------------------------------------
     def load_clean(self, image) -> tuple[np.ndarray, bool]:

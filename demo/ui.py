@@ -22,7 +22,8 @@ import gradio as gr
 from slerir.degradations import KINDS, MASK_KINDS
 from slerir.inference import Restorer
 
-from .callbacks import AUTO, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks, user_errors
+from .callbacks import (AUTO, MAP_PAIR, MAP_TOP1, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks,
+                        user_errors)
 from .components import image_input
 from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
 
@@ -91,8 +92,11 @@ image sits on the degradation sphere.</p>
 ROUTING_HELP = """
 Every routed layer of the U-Net has its own pool of experts and its own router. Below, each pixel is
 coloured by the expert with the highest routing weight in that layer (the map has the layer's
-resolution, 1/2 to 1/8 of the image). The entropy H is the mean per-cell entropy of the routing
-weights in bits: 0 = one expert decides, log2 E = all experts share equally.
+resolution, 1/2 to 1/8 of the image); **grey** cells are near-ties, where the top expert leads the
+runner-up by less than 0.1 of the weight, so the colour would claim a decision that was not made.
+"top-2 pair" splits every cell between the two experts it mixes. The entropy H is the mean per-cell
+entropy of the routing weights in bits: 0 = one expert decides, log2 E = all experts share equally.
+**H = 1 bit means a cell's weight is, on average, as uncertain as an even split between two experts.**
 """
 
 GLGF_HELP = """
@@ -114,8 +118,11 @@ see what that does.
 def _legend_html(E: int) -> str:
     from analysis.maps import EXPERT_COLORS
 
+    from analysis.maps import TIE_COLOR
+
     items = "".join(f'<span><span class="sw" style="background:{EXPERT_COLORS[e % len(EXPERT_COLORS)]}"></span>'
                     f"expert {e}</span>" for e in range(E))
+    items += f'<span><span class="sw" style="background:{TIE_COLOR}"></span>near-tie</span>'
     return f'<div class="sler-legend"><b>Experts:</b>{items}</div>'
 
 
@@ -273,6 +280,8 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                 with gr.Row():
                     opacity = gr.Slider(0.0, 1.0, value=0.55, step=0.05, label="Map opacity over the image",
                                         scale=1)
+                    map_mode = gr.Radio([MAP_TOP1, MAP_PAIR], value=MAP_TOP1, label="Maps show", scale=1,
+                                        elem_id="map-mode")
                     gr.HTML(_legend_html(E))
                 routing_gallery = gr.Gallery(label="Top expert per pixel, every routed layer", columns=3,
                                              format="png", height=_gallery_height(len(layers), 3), object_fit="contain",
@@ -372,7 +381,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         restore_ev = gr.on([run_btn.click, inp.upload, treat_as.input], user_errors(cb.restore_steps),
                            inputs=[inp, treat_as], outputs=restore_outputs, api_visibility="private",
                            show_progress="minimal", **RESTORE_QUEUE)
-        restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as], outputs=analysis_outputs,
+        restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
                            api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE)
         # the named API: the same work without the status line (hidden buttons carry the endpoints)
         api_restore, api_analyze = gr.Button(visible=False), gr.Button(visible=False)
@@ -383,8 +392,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                           api_name="analyze", **ANALYSIS_QUEUE,
                           api_description="Routing, GLGF and embedding analysis of an image (of a copy downscaled "
                                           "to 768 px when larger); the last output is a JSON summary.")
-        opacity.release(user_errors(cb.redraw_overlays), inputs=[inp, opacity], outputs=[routing_gallery],
-                        api_visibility="private", show_progress="hidden", concurrency_id="redraw")
+        gr.on([opacity.release, map_mode.input], user_errors(cb.redraw_overlays),
+              inputs=[inp, opacity, map_mode, treat_as], outputs=[routing_gallery], api_visibility="private",
+              show_progress="hidden", concurrency_id="redraw")
         hm_btn.click(user_errors(cb.heatmaps), inputs=[inp, hm_layer], outputs=[hm_gallery],
                      api_name="heatmaps", api_visibility="undocumented", **ANALYSIS_QUEUE)
         pg_inputs = [clean_in, degraded_img, top_k, force_layer, force_expert, show_layer]
@@ -402,7 +412,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                show_progress="hidden")
              .success(user_errors(cb.restore_steps), inputs=[inp, treat_as], outputs=restore_outputs,
                       api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
-             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as], outputs=analysis_outputs,
+             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
                       api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE))
         if clean_gallery is not None:
             clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",

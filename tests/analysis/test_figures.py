@@ -52,8 +52,24 @@ def test_umap_figure_places_user_points():
     names = _names(fig)
     assert {F.PROTO_TRACE, F.USER_GLOBAL_TRACE, F.USER_LOCAL_TRACE} <= set(names)
     g = fig.data[names.index(F.USER_GLOBAL_TRACE)]
-    assert np.allclose([g.x[0], g.y[0]], b.place(b.z[3])[0])
+    assert np.allclose([g.x[0], g.y[0]], F.place_in_cluster(b, b.z[3])[0])
     assert "UMAP" in fig.layout.title.text
+
+
+def test_place_in_cluster_lands_on_a_neighbour_in_the_majority_cluster():
+    """Neighbours split 5:3 between two far clusters: an average lands between them, the medoid in the
+    larger one, on a bank point."""
+    from analysis.embedding import bank_from_embeddings
+
+    z = np.array([[1, 0, 0]] * 5 + [[0.9, 0.3, 0]] * 3 + [[0, 0, 1]] * 4, np.float32)
+    xy = np.array([[0, 0]] * 5 + [[10, 0]] * 3 + [[0, 10]] * 4, np.float32) + np.arange(12)[:, None] * 0.01
+    b = bank_from_embeddings(z, np.zeros(12, int), np.array(["global"] * 12), [f"p{i}" for i in range(12)],
+                             np.eye(3, dtype=np.float32), ("a", "b", "c"), meta={"layout": "pca"})
+    b.umap_xy = xy
+    q = np.array([0.97, 0.15, 0], np.float32)
+    p = F.place_in_cluster(b, q)[0]
+    assert any(np.allclose(p, row) for row in xy[:8]) and p[0] < 1  # on a point of the 5-point cluster
+    assert 1 < b.place(q)[0][0] < 9  # the weighted average: in the empty space between the clusters
 
 
 def test_usage_and_class_prob_figures(restorer):

@@ -59,7 +59,7 @@ def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
     a, b = _png(tmp_path / "a.png", 150, 200, 1), _png(tmp_path / "b.png", 150, 200, 2)
     out = cb.new_image({"path": a}, req)
     assert out[:15] == (None,) * 15 and "new image" in out[15]
-    steps = cb.restore_steps(a, req)
+    steps = cb.restore_steps(a, request=req)
     next(steps)  # started
     stale = cb.superseded(req, a)
     assert not stale()
@@ -70,9 +70,9 @@ def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
             pass
     # the wrapper the UI uses says nothing (no error toast) for superseded work, and analysis of a
     # superseded image draws nothing
-    assert list(user_errors(cb.restore_steps)(a, SimpleNamespace(session_hash="s1")))[-1][4].startswith("**Working")
+    assert list(user_errors(cb.restore_steps)(a, request=SimpleNamespace(session_hash="s1")))[-1][4].startswith("**Working")
     cb.new_image({"path": b}, req)
-    outs = list(user_errors(cb.analyze_steps)(a, 0.5, req))
+    outs = list(user_errors(cb.analyze_steps)(a, 0.5, request=req))
     assert len(outs) == 1 and all(type(o).__name__ == "_Skip" or o is None or isinstance(o, dict) for o in outs[0])
 
 
