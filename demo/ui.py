@@ -196,6 +196,27 @@ Measured benchmark numbers belong in the model card.*
 """
 
 
+ABOUT_PATH = Path(__file__).resolve().parent / "ABOUT.md"
+ABOUT_FALLBACK = """
+## How to read this app
+
+Restore an image in the first tab; the other tabs show how the model routed it: which experts each layer
+chose (**Routing**), where the image-level or the per-region degradation embedding decided (**GLGF**), and
+where the image sits among labelled examples on the degradation sphere (**Embedding**). The **Playground**
+degrades a clean picture with controls, so you can see the routing change. The model card is below.
+"""
+
+
+def load_about(path: str | Path = ABOUT_PATH) -> str:
+    """The About tab's short primer (``demo/ABOUT.md``); a few generic lines when the file is missing or
+    unreadable, so the app still starts."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ABOUT_FALLBACK
+    return text or ABOUT_FALLBACK
+
+
 def _examples_gallery(items: list[tuple[Path, str]], label: str, elem_id: str, columns: int) -> gr.Gallery | None:
     """Thumbnails with captions; selecting one loads it (wired in ``build_demo``)."""
     if not items:
@@ -220,14 +241,16 @@ def _pick(paths: list[str]):
 
 def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                examples_dir: str | Path = EXAMPLES_DIR, max_pixels: int = MAX_PIXELS,
-               tile: int = TILE, gains: dict[str, tuple[float, float]] | None = None,
+               tile: int = TILE, gains: dict[str, tuple[float, float]] | None = None, about: str | None = None,
                **callback_options) -> gr.Blocks:
     """The SLER-IR Studio app.
 
     Args:
         restorer: loaded weights (``Restorer.from_pretrained``).
         bank: ``analysis.embedding.EmbeddingBank`` for the Embedding tab (None: prototypes only).
-        model_card: Markdown for the About tab (None: a summary generated from the checkpoint).
+        model_card: Markdown for the About tab's closed model-card section (None: a summary generated
+            from the checkpoint).
+        about: the About tab's primer (None: ``demo/ABOUT.md``, or a short fallback when it is missing).
         examples_dir: where the example PNGs are (``python -m demo.examples`` writes them).
         max_pixels: size guard; tile: tile side for large images.
         gains: measured PSNR gain per kind of these weights (``analysis.gains.kind_gains``), told in
@@ -365,7 +388,10 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                 pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
             # ---------------------------------------------------------------- About
             with gr.Tab("About", id="about") as tab_about:
-                gr.Markdown(model_card or default_model_card(restorer))
+                gr.Markdown(about if about is not None else load_about(), elem_id="about-primer")
+                with gr.Accordion("Model card (what was trained, on what, and how it measures)", open=False,
+                                  elem_id="model-card"):
+                    gr.Markdown(model_card or default_model_card(restorer))
 
         # ---------------------------------------------------------------------- events
         for tab in (tab_restore, tab_routing, tab_glgf, tab_embedding, tab_playground, tab_about):

@@ -116,3 +116,27 @@ def test_large_restorations_take_turns(restorer, tmp_path):
     except StopIteration as e:
         assert e.value.image.shape == img.shape
     assert time.perf_counter() - t >= 0.3
+
+
+def test_about_primer_loads_the_file_and_falls_back(tmp_path):
+    from demo.ui import ABOUT_FALLBACK, ABOUT_PATH, load_about
+
+    if ABOUT_PATH.is_file():
+        assert load_about() == ABOUT_PATH.read_text(encoding="utf-8").strip()
+    assert load_about(tmp_path / "missing.md") == ABOUT_FALLBACK
+    (tmp_path / "a.md").write_text("## Primer\n\nhello\n", encoding="utf-8")
+    assert load_about(tmp_path / "a.md") == "## Primer\n\nhello"
+
+
+def test_about_tab_shows_the_primer_with_the_model_card_closed(restorer):
+    import gradio as gr
+
+    from demo.ui import build_demo
+
+    demo = build_demo(restorer, model_card="# CARD TEXT", about="## PRIMER TEXT")
+    blocks = list(demo.blocks.values())
+    acc = [b for b in blocks if isinstance(b, gr.Accordion) and b.elem_id == "model-card"]
+    assert len(acc) == 1 and acc[0].open is False
+    md = {b.elem_id: b for b in blocks if isinstance(b, gr.Markdown)}
+    assert md["about-primer"].value == "## PRIMER TEXT"
+    assert any(isinstance(b, gr.Markdown) and b.value == "# CARD TEXT" for b in blocks)
