@@ -82,6 +82,7 @@ CLAIMS: list[dict[str, Any]] = [
 ]
 EVAL_VERSION = 1  # bump when evaluate_weights changes what it measures: old eval.json entries are then recomputed
 TIMINGS = "timings.jsonl"
+PSNR_CAP = 100.0  # dB, for the probe images: a pass-through of the clean photo would otherwise score inf
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -330,16 +331,19 @@ def evaluate_weights(weights: str | Path, data_root: str | None = None, limit: i
     singles, comps = routing_check.probe_images(photos)
     rec = _Recorder(r)
     rows = routing_check.layer_stats(rec, singles, comps)
+    if len(rec.results) != len(singles) + len(comps):  # layer_stats restores each single, then each composite, once
+        raise RuntimeError("routing_check.layer_stats no longer restores each probe image once, in order")
     res_singles, res_comps = rec.results[:len(singles)], rec.results[len(singles):]
     # probe_images: per photo, the clean photo and one image per kind (singles), then its composites, in order
     clean = [p.astype(np.float32) / 255.0 for p in photos]
     per_comp, per_single = len(comps) // len(photos), len(singles) // len(photos)
-    comp_psnr = [psnr(res.image, clean[i // per_comp]) for i, res in enumerate(res_comps)]
+    cap = lambda x: min(x, PSNR_CAP)  # identical images (a perfect pass-through) give inf
+    comp_psnr = [cap(psnr(res.image, clean[i // per_comp])) for i, res in enumerate(res_comps)]
     single_vals, clean_vals = [], []
     for j, ((_, kind), res) in enumerate(zip(singles, res_singles)):
-        (clean_vals if kind == "clean" else single_vals).append(psnr(res.image, clean[j // per_single]))
+        (clean_vals if kind == "clean" else single_vals).append(cap(psnr(res.image, clean[j // per_single])))
     out["composite_psnr"] = float(np.mean(comp_psnr))
-    out["composite_input_psnr"] = float(np.mean([psnr(img, clean[i // per_comp]) for i, (img, _, _) in enumerate(comps)]))
+    out["composite_input_psnr"] = float(np.mean([cap(psnr(img, clean[i // per_comp])) for i, (img, _, _) in enumerate(comps)]))
     out["single_psnr"] = float(np.mean(single_vals))
     out["clean_psnr"] = float(np.mean(clean_vals))
     out["probe_recognition"] = float(np.mean([res.predicted_class == kind for (_, kind), res in zip(singles, res_singles)]))

@@ -208,6 +208,42 @@ def _fake_eval(calls):
     return fn
 
 
+def test_composites_are_scored_against_their_own_clean_photo(tiny_weights, data_root, monkeypatch):
+    """Through a restorer that hands back its input, every probe PSNR equals the input's PSNR against the photo
+    it was made from (a wrong photo for a composite would give another number), and the clean photo scores
+    the cap."""
+    import numpy as np
+
+    from lab import routing_check
+    from slerir.data import load_clean_images
+    from slerir.inference import Restorer
+    from slerir.metrics import psnr
+
+    real = Restorer.from_pretrained(tiny_weights)
+
+    class PassThrough:
+        classes, meta, cfg, model = real.classes, {"step": 0}, real.cfg, real.model
+
+        def restore(self, image, **kw):
+            res = real.restore(image, **kw)
+            res.image = res.input
+            return res
+
+    monkeypatch.setattr(Restorer, "from_pretrained", classmethod(lambda cls, path, **kw: PassThrough()))
+    m = claims.evaluate_weights(tiny_weights, data_root=str(data_root), limit=1, images=2, side=64, real=False)
+    assert m["composite_psnr"] == pytest.approx(m["composite_input_psnr"])
+    assert m["clean_psnr"] == claims.PSNR_CAP
+    photos = [routing_check._crop(p, 64) for p in load_clean_images(str(data_root), "val")[:2]]
+    singles, comps = routing_check.probe_images(photos)
+    want = np.mean([psnr(img, photos[1].astype(np.float32) / 255.0) for img, _, _ in comps[len(comps) // 2:]]
+                   + [psnr(img, photos[0].astype(np.float32) / 255.0) for img, _, _ in comps[:len(comps) // 2]])
+    assert m["composite_psnr"] == pytest.approx(want)
+    for b in claims.BENCH:
+        assert math.isfinite(m[b]) and 0 <= m[b + "_recognition"] <= 1
+    assert m["mean_psnr"] == pytest.approx(np.mean([m[b] for b in claims.BENCH]))
+    assert len(m["layers"]) == len(real.model.routed_blocks()) and "sidd_gain" not in m
+
+
 def test_evaluate_caches_per_weights_and_settings_and_writes_claims(tmp_path):
     runs = tmp_path / "runs"
     for v in ("full", "shared", "linear", "global", "local"):
