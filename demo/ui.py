@@ -275,11 +275,10 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         inp = image_input(label="Degraded image (upload, paste or webcam)", type="filepath",
                                          image_mode=None, sources=["upload", "clipboard", "webcam"], height=400,
                                          elem_id="restore-input")
-                        with gr.Row(equal_height=True):
-                            treat_as = gr.Radio([AUTO, *TREAT_AS_LABELS.values()], value=AUTO, label="Treat as",
-                                                info="auto: the image decides; or restore it as one degradation",
-                                                elem_id="treat-as", scale=3)
-                            run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button", scale=1)
+                        treat_as = gr.Radio([AUTO, *TREAT_AS_LABELS.values()], value=AUTO, label="Treat as",
+                                            info="auto: the image decides; or restore it as one degradation",
+                                            elem_id="treat-as")
+                        run_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
                         ex_gallery = _examples_gallery(deg_examples, "Examples (click one to restore it)",
                                                        "restore-examples", columns=4)
                         gr.Markdown("Examples: pictures shipped with scikit-image, degraded by our own code "

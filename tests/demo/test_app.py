@@ -469,6 +469,72 @@ def test_browser_targets(app, images):
             browser.close()
 
 
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOT_MAX_BYTES = 150_000
+
+
+def _small_png(src: Path, dst: Path, box: dict | None = None, colors: int = 64) -> int:
+    """Crop a screenshot to ``box`` (page pixels), reduce it to a palette of ``colors`` and save it; returns bytes."""
+    im = Image.open(src).convert("RGB")
+    if box:
+        im = im.crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"])))
+    im.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(dst, optimize=True)
+    return dst.stat().st_size
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+                    reason="Debian's chromium is not installed")
+def test_readme_screenshots(tmp_path):
+    """docs/screenshots/restore.png and routing.png for the README: the shipped weights and bank on a shipped
+    example (rain), at 1440x900, each cropped to its tab and under 150 KB."""
+    from playwright import sync_api
+
+    from demo.ui import build_demo, launch_kwargs
+
+    weights, example = ROOT / "assets" / "weights", ROOT / "assets" / "examples" / "rain_rocket.png"
+    assert weights.is_dir() and example.is_file(), "the shipped weights and examples are part of the repository"
+    bank = None
+    if (ROOT / "assets" / "bank" / "bank.npz").exists():
+        from analysis.embedding import EmbeddingBank
+
+        bank = EmbeddingBank.load(ROOT / "assets" / "bank")
+    card = ROOT / "assets" / "MODEL_CARD.md"
+    demo = build_demo(Restorer.from_pretrained(weights), bank=bank,
+                      model_card=card.read_text(encoding="utf-8") if card.is_file() else None)
+    _, url, _ = demo.launch(**launch_kwargs(server_port=_free_port(), prevent_thread_lock=True, quiet=True))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(url, wait_until="domcontentloaded")
+                _upload(page, example)
+                _wait_ready(page, timeout=240_000)
+                sizes = {}
+                for name, tab, colors in (("restore", "Restore", 64), ("routing", "Routing", 40)):
+                    _open_tab(page, tab)
+                    if name == "routing":  # the shipped model's maps are near-ties: show the pairs it mixes
+                        page.locator("#map-mode label:has-text('top-2 pair')").click()
+                        page.wait_for_timeout(3000)
+                    page.wait_for_timeout(1200)
+                    raw = tmp_path / f"{name}_raw.png"
+                    page.screenshot(path=str(raw))
+                    box = page.locator(".tabs").first.bounding_box()
+                    clip = {"x": box["x"] - 8, "y": max(0, box["y"] - 8), "width": box["width"] + 16,
+                            "height": min(900 - max(0, box["y"] - 8), 760)}
+                    sizes[name] = _small_png(raw, SCREENSHOTS / f"{name}.png", clip, colors)
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+    print("screenshots", sizes)
+    assert all(0 < b <= SCREENSHOT_MAX_BYTES for b in sizes.values()), sizes
+
+
 def test_app_ensemble_option_and_summary(weights, monkeypatch):
     sys.path.insert(0, str(ROOT))
     import app as app_module
