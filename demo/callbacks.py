@@ -163,6 +163,32 @@ def user_errors(fn: Callable) -> Callable:
 
 
 # ---------------------------------------------------------------------------------------------
+# GPUs on Hugging Face ZeroGPU Spaces
+
+
+def gpu_decorator(spaces_module: Any = None) -> Callable[[Callable], Callable]:
+    """``spaces.GPU`` when the ``spaces`` package is importable (a ZeroGPU Space attaches a GPU for the
+    duration of each decorated call; elsewhere ``spaces`` leaves the function as it is), else a no-op.
+    ``spaces`` is not a requirement: ZeroGPU Spaces have it installed."""
+    if spaces_module is None:
+        try:
+            import spaces as spaces_module  # noqa: PLC0415
+        except ImportError:
+            return lambda fn: fn
+    return spaces_module.GPU
+
+
+on_gpu = gpu_decorator()
+
+
+@on_gpu
+def run_model(restorer: Restorer, img: np.ndarray, **kw) -> RestorationResult:
+    """Every network run of the app goes through here (``Restorer.restore``), so a ZeroGPU Space can
+    give it a GPU."""
+    return restorer.restore(img, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
 # small infrastructure
 
 
@@ -367,9 +393,9 @@ class Callbacks:
         hit = self.cache.get(key)
         if hit is not None and (hit.routing or not capture):
             return hit
-        res = self.restorer.restore(img, capture=capture, tile=self.tile_for(*img.shape[:2]), progress=progress,
-                                    top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force,
-                                    **({"treat_as": treat} if treat else {}))
+        res = run_model(self.restorer, img, capture=capture, tile=self.tile_for(*img.shape[:2]), progress=progress,
+                        top_k=opts.get("top_k"), fusion=opts.get("fusion"), force_expert=force,
+                        **({"treat_as": treat} if treat else {}))
         self.cache.put(key, res)
         return res
 

@@ -140,3 +140,41 @@ def test_about_tab_shows_the_primer_with_the_model_card_closed(restorer):
     md = {b.elem_id: b for b in blocks if isinstance(b, gr.Markdown)}
     assert md["about-primer"].value == "## PRIMER TEXT"
     assert any(isinstance(b, gr.Markdown) and b.value == "# CARD TEXT" for b in blocks)
+
+
+def test_gpu_decorator_with_and_without_spaces(monkeypatch, restorer):
+    """ZeroGPU: spaces.GPU wraps the model runs when ``spaces`` imports; a no-op when it does not."""
+    import importlib
+    import sys
+
+    import demo.callbacks as C
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not installed: import raises ImportError
+    plain = C.gpu_decorator()
+
+    def f(x):
+        return x + 1
+
+    assert plain(f) is f
+    calls = []
+
+    class FakeSpaces:
+        @staticmethod
+        def GPU(fn):
+            def wrapped(*a, **kw):
+                calls.append(fn.__name__)
+                return fn(*a, **kw)
+            return wrapped
+
+    monkeypatch.setitem(sys.modules, "spaces", FakeSpaces)
+    assert C.gpu_decorator()(f)(1) == 2 and calls == ["f"]
+    # the app's network runs go through the decorated function: reload with the fake installed
+    try:
+        mod = importlib.reload(C)
+        calls.clear()
+        cb = mod.Callbacks(restorer, tile=64)
+        cb.run(np.random.default_rng(0).random((32, 40, 3), dtype=np.float32))
+        assert calls == ["run_model"]
+    finally:
+        monkeypatch.setitem(sys.modules, "spaces", None)
+        importlib.reload(C)
