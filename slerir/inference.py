@@ -20,9 +20,7 @@ to the tile seams, which are blended with linear ramps.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,47 +323,24 @@ class Restorer:
         With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then counts
         the tiles of all passes).
         """
-        if treat_as is not None:
-            with self._treated_as(treat_as):
-                return self.restore(image, capture, top_k, fusion, force_expert, tile, progress, global_stats)
+        if treat_as is not None and treat_as not in self.classes:
+            raise OptionError(f"treat_as must be one of {', '.join(self.classes)} or None, got {treat_as!r}")
+        treat = None if treat_as is None else self.classes.index(treat_as)
         if self.ensemble:
             return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
                                           fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
-                                          global_stats=global_stats)
-        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats)
-
-    @contextlib.contextmanager
-    def _treated_as(self, name: str):
-        """``restore(treat_as=name)``: a forward hook on the GLGF module (registered once) replaces its output
-        by the class prototype everywhere, with alpha = 1; per thread (the app restores in several threads)."""
-        if name not in self.classes:
-            raise OptionError(f"treat_as must be one of {', '.join(self.classes)} or None, got {name!r}")
-        if not hasattr(self, "_treat"):
-            self._treat = threading.local()
-
-            def hook(module, args, out):  # out: fused z (B,d,h,w), alpha (B,1,h,w)
-                proto = getattr(self._treat, "proto", None)
-                if proto is None:
-                    return out
-                z, alpha = out
-                return proto.to(z).view(1, -1, 1, 1).expand_as(z).contiguous(), torch.ones_like(alpha)
-
-            self.model.glgf.register_forward_hook(hook)
-        self._treat.proto = self.model.prototypes[self.classes.index(name)].detach()
-        try:
-            yield
-        finally:
-            self._treat.proto = None
+                                          global_stats=global_stats, treat_as=treat)
+        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats, treat)
 
     def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress,
-                      global_stats=None) -> RestorationResult:
+                      global_stats=None, treat_as: int | None = None) -> RestorationResult:
         t0 = time.perf_counter()
         self.model.check_options(top_k, fusion, force_expert)
         rgb = self.load(image)
         x = self._tensor(rgb)
         H, W = rgb.shape[:2]
         tile = tile or self.tile
-        kw = dict(top_k=top_k, fusion=fusion, force_expert=force_expert)
+        kw = dict(top_k=top_k, fusion=fusion, force_expert=force_expert, treat_as=treat_as)
         m = self.cfg.pad_multiple
         if -(-H // m) * m <= tile and -(-W // m) * m <= tile:
             # whole image: the model pads and crops back itself, and pools its own encoder features

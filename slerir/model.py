@@ -575,6 +575,7 @@ class SLERIR(nn.Module):
         global_stats: tuple | None = None,
         force_expert: dict[str, int] | None = None,
         context: torch.Tensor | None = None,
+        treat_as: int | None = None,
     ) -> RestorationOutput:
         """Restore x.
 
@@ -588,8 +589,12 @@ class SLERIR(nn.Module):
             force_expert: {layer name: expert index} routes every pixel of that layer to one expert.
             context: (B,3,H',W') a wider view of x under the same degradation: its pooled encoder
                 statistics replace x's own (training as inference pools a whole photo; any size).
+            treat_as: a class index: route every pixel as that degradation (the fused embedding is its
+                prototype everywhere, alpha = 1); the encoder's pooled features still condition the blocks.
         """
         cfg = self.cfg
+        if treat_as is not None and not 0 <= int(treat_as) < cfg.num_classes:
+            raise OptionError(f"treat_as must be a class index in [0, {cfg.num_classes}), got {treat_as!r}")
         k = self.check_options(top_k, fusion, force_expert)
         force_expert = {name: int(e) for name, e in (force_expert or {}).items()}
         x, H, W = pad_to_multiple(x, cfg.pad_multiple)
@@ -603,6 +608,9 @@ class SLERIR(nn.Module):
             z, alpha = self.glgf(zg.detach(), zl.detach(), fusion)
         else:
             z, alpha = self.glgf(zg, zl, fusion)
+        if treat_as is not None:
+            z = self.prototypes[int(treat_as)].to(z).view(1, -1, 1, 1).expand_as(z)
+            alpha = torch.ones_like(alpha)
 
         z_at_size: dict[tuple[int, int], torch.Tensor] = {}
 
