@@ -15,12 +15,22 @@
 #   for t in <files_at>/claims_*.tar; do tar xf "$t"; done
 #   python -m lab.claims status --runs runs/claims_gpu
 #   python -m lab.claims evaluate --runs runs/claims_gpu --out docs/claims/claims_gpu.json
-# To go on in a later session, carry runs/claims_gpu as well (partial runs travel as state.pt, about 15 MB
-# each, so only a few fit beside the data; finished runs need only their weights).
+# To go on in a later session, carry runs/claims_gpu as well: a partial run travels as its state.pt (14.4 MiB),
+# so beside the tree (7 MiB) and the photos (32 MiB) one partial run fits the 64 MiB carry limit; a finished
+# run needs only its weights (3.6 MiB each folder).
+#
+# Budget (estimate, not measured with this script): the one H200 measurement of the tiny preset (batch 64, 96 px,
+# stats_context 3, two runs side by side with 6 batch workers each) gave 4.4-5.6 steps/s per run, so one run of
+# 8000 steps at batch 64 needs about 25-30 minutes, and the ten runs of two seeds about 2.2 h of device time:
+# far more than a session's 15 minutes (at most 10 per command). Each session therefore advances the runs by
+# BUDGET seconds, prints the measured rate and the time left (lab.claims status), and brings the runs back.
+# RUNS=runs/claims BATCH=16 PARALLEL=1 WORKERS=14 trains under the CPU protocol itself (same batch, so the run
+# pools with the CPU runs; pick VARIANTS and SEEDS no CPU session is training; about 128k samples a run, one
+# run per session if the batches come at 300 samples/s).
 #
 # Variables (defaults): RUNS (runs/claims_gpu), DATA (data/datasets, else ../shared/datasets), VARIANTS (all
-# five), SEEDS ("0 1"), STEPS (8000), BATCH (64), PARALLEL (5), WORKERS (2), BUDGET (420 s of training: a
-# device session has 15 minutes in all and one command at most 10), PY (python3).
+# five), SEEDS ("0 1"), STEPS (8000), BATCH (64), PARALLEL (2 runs side by side), WORKERS (7 batch processes
+# each: 16 cores), BUDGET (420 s of training), PY (python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs/claims_gpu}
@@ -31,8 +41,8 @@ VARIANTS=${VARIANTS:-"full linear global local shared"}
 SEEDS=${SEEDS:-"0 1"}
 STEPS=${STEPS:-8000}
 BATCH=${BATCH:-64}
-PARALLEL=${PARALLEL:-5}
-WORKERS=${WORKERS:-2}
+PARALLEL=${PARALLEL:-2}
+WORKERS=${WORKERS:-7}
 BUDGET=${BUDGET:-420}
 PY=${PY:-python3}
 export PYTHONUNBUFFERED=1
