@@ -30,14 +30,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .paths import resolve_weights
 from .checkpoint import load_model
 from .imaging import ImageError, ImageTooLarge, ImageTooSmall, read_image
 from .model import SLERIR, OptionError, pad_to_multiple
 
 __all__ = ["Restorer", "RestorationResult", "LayerMap", "ImageError", "ImageTooLarge", "ImageTooSmall",
-           "OptionError", "DeviceError", "resolve_device", "ENSEMBLES", "DEFAULT_WEIGHTS", "pad_to_multiple"]
+           "OptionError", "DeviceError", "resolve_device", "ENSEMBLES", "pad_to_multiple"]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "weights"
 # Softmax temperature turning prototype cosines into class probabilities (the training tau).
 PROB_TAU = 0.1
 DIHEDRAL = tuple((k, f) for f in (False, True) for k in range(4))  # the 8 symmetries of the square
@@ -229,10 +229,11 @@ class Restorer:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = "auto",
                         **kw) -> "Restorer":
-        """Load a weights folder or ``.safetensors`` file (default: the shipped ``assets/weights``) strictly,
+        """Load a weights folder or ``.safetensors`` file (default: ``$SLERIR_WEIGHTS``; the library has no built-in
+        weights, the app and command lines default to assets/weights) strictly,
         onto the CPU first, then move it to ``device``. Other keywords go to ``Restorer``."""
         dev = resolve_device(device)  # before loading: a missing GPU is reported at once
-        model, meta = load_model(path or DEFAULT_WEIGHTS)
+        model, meta = load_model(resolve_weights(path))
         return cls(model, meta, device=dev, **kw)
 
     @property

@@ -14,7 +14,7 @@ from slerir.data.augment import (AUGMENTATIONS, DARK_GAMMA, DEFOCUS_AREA, DEFOCU
                                  LONG_BLUR_LENGTH, PALE_AREA, PALE_CONTRAST, PALE_LEVEL, SAMPLE_KINDS, SHADOW_AREA,
                                  SHADOW_GAIN, STAGES, ZOOM_FACTOR, Augmentation, RecipeEntry, darken, defocus,
                                  each_spec, flatten, pale, parse_recipe, sample_kinds, shadow, soft_region, zoom)
-from slerir.data.images import CLEAN_SUBDIR, DEFAULT_ROOT, SPLITS, load_clean_images, resolve_root
+from slerir.data.images import CLEAN_SUBDIR, SPLITS, load_clean_images, resolve_root
 from slerir.data.sampler import (BLUR_MARGIN, HAZE_CONTEXT, NUM_CLASSES, TrainSampler, blur_margin, collate,
                                  make_sample, time_batches)
 from slerir.data.validation import (CLEAN_CAP_DB, LARGE_FACTOR, LARGE_MODES, VAL_PROFILES, ZOOM_VAL_KINDS,

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+from slerir.paths import resolve_data_root
+
 CLEAN_SUBDIR = Path("train") / "CBSD432"
 SPLITS: dict[str, tuple[str, ...]] = {"train": ("train", "test"), "val": ("val_minus_CBSD68",)}
 
@@ -15,25 +16,13 @@ _IMAGE_CACHE: dict[tuple[str, str], list[np.ndarray]] = {}
 
 
 def resolve_root(root: str | Path | None = None) -> Path:
-    """The datasets folder: ``root`` if given, else ``./../shared/datasets`` (relative to the working
-    directory, the usual layout with the repo at /work/main), else ``DEFAULT_ROOT``.
+    """The datasets folder: ``root``, else ``$SLERIR_DATA``, else ``../shared/datasets`` relative to the
+    working directory (``slerir.paths.resolve_data_root``).
 
     Raises:
-        FileNotFoundError: the folder does not exist (the message says where we looked and how to
-            point at it).
+        FileNotFoundError: the folder does not exist (the message says where we looked and how to point at it).
     """
-    if root is not None:
-        candidates = [Path(root).expanduser()]
-    else:
-        candidates = [Path.cwd() / ".." / "shared" / "datasets", DEFAULT_ROOT]
-    for c in candidates:
-        if c.is_dir():
-            return c.resolve()
-    looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"datasets folder not found (looked in: {looked}). It should hold train/CBSD432/ (see "
-        "../shared/datasets/README.md); pass its location with --data-root /path/to/datasets "
-        "(or root=... in Python).")
+    return resolve_data_root(root, holds="train/CBSD432/ (see ../shared/datasets/README.md)")
 
 
 def load_clean_images(root: str | Path | None = None, split: str = "train") -> list[np.ndarray]:

@@ -165,7 +165,8 @@ def test_checkpoints_with_the_old_router_names_load_strictly(tmp_path, weights_d
 def test_shipped_weights_use_the_old_router_names_and_load():
     from safetensors import safe_open
 
-    from slerir.inference import DEFAULT_WEIGHTS
+    from pathlib import Path
+    DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "weights"
 
     with safe_open(str(DEFAULT_WEIGHTS / "model.safetensors"), framework="pt") as f:
         names = list(f.keys())
