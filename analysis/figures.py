@@ -230,6 +230,32 @@ def usage_figure(result: RestorationResult, title: str | None = "Expert usage pe
     return fig
 
 
+def compare_usage_figure(a: RestorationResult, b: RestorationResult, names: tuple[str, str] = ("A", "B"),
+                         title: str | None = "Expert usage per layer, two images side by side") -> go.Figure:
+    """Stacked usage bars of two restorations, the two images' bars next to each other for every layer
+    (x = "<layer> · A", "<layer> · B"), routing entropy annotated. Traces: "expert 0" ... "expert E-1"."""
+    if not a.routing or not b.routing:
+        raise ValueError("both results need routing maps; restore with capture=True")
+    la, lb = [r.name for r in a.routing], [r.name for r in b.routing]
+    if la != lb:
+        raise ValueError("the two results come from different models (layers differ)")
+    x = [f"{l} · {n}" for l in la for n in names]
+    runs = [r for pair in zip(a.routing, b.routing) for r in pair]
+    U = np.stack([r.usage for r in runs])  # (2L,E)
+    fig = go.Figure()
+    for e in range(U.shape[1]):
+        fig.add_trace(go.Bar(x=x, y=U[:, e], name=f"expert {e}", marker_color=expert_color(e),
+                             hovertemplate=f"expert {e}<br>%{{x}}: %{{y:.2f}}<extra></extra>"))
+    for xi, r in zip(x, runs):
+        fig.add_annotation(x=xi, y=1.0, yshift=10, showarrow=False, font=dict(size=9, color="#444"),
+                           text=f"H={routing_entropy(r):.2f}")
+    _layout(fig, title, barmode="stack", legend=LEGEND_BELOW)
+    fig.update_layout(margin=dict(b=140))
+    fig.update_yaxes(range=[0, 1.12], title="mean routing weight")
+    fig.update_xaxes(tickangle=-45)
+    return fig
+
+
 def agreement_figure(agree_global: dict[str, float], agree_local: dict[str, float],
                      title: str | None = "GLGF: agreement of fused routing with each ablation") -> go.Figure:
     """Grouped bars per layer: share of cells where fused routing picks the same expert as

@@ -805,6 +805,66 @@ class Callbacks:
                                    f"{layer} · expert {e} · mean weight {lm.usage[e]:.2f} · top-1 in {t1[e]:.0%} "
                                    "of cells") for e in range(self.E)], "heatmap")
 
+    # -- figures as files, two images compared ---------------------------------------------------
+    def export_figures(self, image, treat_as: str | None = AUTO):
+        """PNG and SVG copies of the current image's figures (usage, agreement, sphere, UMAP), for slides
+        (kaleido with the local Chromium, ``analysis.export``). Returns (file paths, Markdown note)."""
+        from analysis.export import export_static
+        from analysis.figures import agreement_figure, sphere_figure, umap_figure, usage_figure
+        from analysis.routing import agreement
+
+        res = self.cached_result(image, treat_as)
+        if res is None:
+            raise UserError("No analysed image yet: restore an image first (its figures are exported).")
+        small = res.input if res.input.dtype != np.uint8 else as_float(res.input)
+        figs = [(usage_figure(res), "expert_usage")]
+        glob, loc = self.run(small, fusion="global"), self.run(small, fusion="local")
+        figs.append((agreement_figure(agreement(res, glob), agreement(res, loc)), "glgf_agreement"))
+        bank = self.bank or self.proto_bank()
+        zl = self.sample_local(res)
+        figs.append((sphere_figure(bank, res.global_embedding, zl), "embedding_sphere"))
+        if self.bank is not None:
+            figs.append((umap_figure(self.bank, res.global_embedding, zl), "embedding_umap"))
+        out = Path(tempfile.mkdtemp(dir=self.scratch.dir, prefix="figures_"))
+        files, note = export_static([(f, out / stem) for f, stem in figs], ("png", "svg"))
+        if not files:
+            raise UserError(note or "No figure could be exported.")
+        return [str(p) for p in files], note or f"{len(files)} files: {', '.join(stem for _, stem in figs)} as PNG and SVG."
+
+    def compare(self, image_a, image_b, opacity: float = 0.55, map_mode: str = MAP_TOP1):
+        """The routing of two images layer by layer (e.g. one photo with noise and with rain).
+
+        Returns: a gallery (for every layer, A's expert map then B's), a usage figure with both images'
+        bars side by side, a per-layer table (usage, entropy, and, for images of one size, the share of
+        cells with the same top expert) and a Markdown note."""
+        import pandas as pd
+
+        from analysis.figures import compare_usage_figure
+        from analysis.routing import agreement, routing_entropy
+
+        if image_a is None or image_b is None:
+            raise UserError("Give two images to compare (A and B).")
+        a, a_scaled = self.analysis_copy(self.load(image_a))
+        b, b_scaled = self.analysis_copy(self.load(image_b))
+        ra, rb = self.run(a), self.run(b)
+        same = a.shape == b.shape
+        agree = agreement(ra, rb) if same else {}
+        ga, gb = self.routing_gallery(ra, opacity, map_mode), self.routing_gallery(rb, opacity, map_mode)
+        gallery = [(p, f"A · {c}") for p, c in ga]
+        gallery = [item for pair in zip(gallery, [(p, f"B · {c}") for p, c in gb]) for item in pair]
+        fmt = lambda u: " · ".join(f"{x:.2f}" for x in u)  # noqa: E731
+        rows = [[la.name, fmt(la.usage), fmt(lb.usage), round(routing_entropy(la), 3), round(routing_entropy(lb), 3),
+                 f"{agree[la.name]:.0%}" if same else "n/a (sizes differ)"] for la, lb in zip(ra.routing, rb.routing)]
+        table = pd.DataFrame(rows, columns=["layer", "usage A", "usage B", "H A (bits)", "H B (bits)",
+                                            "same top expert"])
+        note = (f"A: predicted **{ra.predicted_class}** ({float(ra.class_probs.max()):.0%}); "
+                f"B: predicted **{rb.predicted_class}** ({float(rb.class_probs.max()):.0%}).")
+        if same:
+            note += f" Over all layers the two images share the top expert in {np.mean(list(agree.values())):.0%} of cells."
+        if a_scaled or b_scaled:
+            note += f" Computed on copies downscaled to {self.analysis_max_side} px."
+        return gallery, compare_usage_figure(ra, rb), table, note
+
     # -- Playground: /degrade and the restore that follows --------------------------------------
     def load_clean(self, image) -> tuple[np.ndarray, bool]:
         """The Playground's clean image, downscaled to PLAYGROUND_MAX_SIDE; (image, was_downscaled)."""

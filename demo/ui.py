@@ -47,6 +47,15 @@ CSS = """
 .sler-legend span.sw {display: inline-block; width: 1.1em; height: 1.1em; border-radius: 3px;
                       vertical-align: middle; margin-right: 0.35em; border: 1px solid rgba(0,0,0,0.25);}
 .sler-note {font-size: 0.92em;}
+/* result galleries grow with their images: no inner scrolling, no square cells with blank bands above
+   and below landscape maps */
+.sler-fit .grid-wrap {height: auto !important; max-height: none !important; overflow: visible !important;}
+.sler-fit .thumbnail-item {aspect-ratio: auto !important; height: auto !important;}
+.sler-fit .thumbnail-item img {height: auto !important; max-height: 520px; object-fit: contain !important;}
+.sler-fit .grid-container {padding-top: 2.2em;}
+/* captions and table headers wrap instead of being cut ("Noise (sigm...", "same top e...") */
+.caption-label {white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}
+th .header-content, th span {white-space: normal !important; overflow-wrap: anywhere;}
 #status {min-height: 1.6em; padding: 0.2em 0.6em; border-left: 3px solid var(--color-accent);}
 """
 
@@ -306,8 +315,8 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                         elem_id="map-mode")
                     gr.HTML(_legend_html(E))
                 routing_gallery = gr.Gallery(label="Top expert per pixel, every routed layer", columns=3,
-                                             format="png", height=_gallery_height(len(layers), 3), object_fit="contain",
-                                             elem_id="routing-gallery", interactive=False)
+                                             format="png", height="auto", object_fit="contain",
+                                             elem_id="routing-gallery", elem_classes=["sler-fit"], interactive=False)
                 usage_plot = gr.Plot(label="Expert usage and routing entropy per layer", elem_id="usage-plot")
                 routing_table = gr.Dataframe(headers=cb.routing_table_headers(), interactive=False,
                                              label="Per-layer routing statistics")
@@ -317,6 +326,28 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         hm_btn = gr.Button("Show heatmaps", scale=1)
                     hm_gallery = gr.Gallery(label="Routing weight of each expert (viridis: 0 to 1)", columns=min(E, 4),
                                             format="png", height=_gallery_height(E, min(E, 4)), object_fit="contain", interactive=False)
+                with gr.Accordion("Compare the routing of two images, layer by layer", open=False,
+                                  elem_id="compare"):
+                    gr.Markdown("For teaching: e.g. the same photo with noise (A) and with rain (B). Maps of one "
+                                "layer sit side by side; for images of one size the table gives the share of "
+                                "cells where both chose the same top expert.", elem_classes=["sler-note"])
+                    with gr.Row():
+                        cmp_a = image_input(label="Image A", type="filepath", image_mode=None,
+                                            sources=["upload", "clipboard"], height=220, elem_id="compare-a")
+                        cmp_b = image_input(label="Image B", type="filepath", image_mode=None,
+                                            sources=["upload", "clipboard"], height=220, elem_id="compare-b")
+                    cmp_btn = gr.Button("Compare A and B", elem_id="compare-button")
+                    cmp_text = gr.Markdown(elem_classes=["sler-note"])
+                    cmp_gallery = gr.Gallery(label="Expert maps: A and B for every layer", columns=2, format="png",
+                                             height="auto", object_fit="contain", interactive=False,
+                                             elem_id="compare-gallery", elem_classes=["sler-fit"])
+                    cmp_plot = gr.Plot(label="Expert usage, A and B", elem_id="compare-plot")
+                    cmp_table = gr.Dataframe(interactive=False, label="Per layer, A against B")
+                with gr.Accordion("Figures as files (PNG and SVG, for slides)", open=False, elem_id="export"):
+                    export_btn = gr.Button("Export this image's figures", elem_id="export-button")
+                    export_files = gr.File(label="Usage, GLGF agreement, sphere and UMAP figures", file_count="multiple",
+                                           interactive=False, elem_id="export-files")
+                    export_text = gr.Markdown(elem_classes=["sler-note"])
                 with gr.Accordion("All numbers as JSON (what /analyze returns last)", open=False):
                     summary_json = gr.JSON(label="Analysis summary")
             # ---------------------------------------------------------------- GLGF
@@ -330,8 +361,8 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         agree_plot = gr.Plot(label="Agreement per layer", elem_id="agree-plot")
                 gr.HTML(_class_legend_html(restorer.classes))
                 glgf_gallery = gr.Gallery(label="Fused, global-only and local-only restorations and their differences",
-                                          columns=3, format="png", height=_gallery_height(6, 3), object_fit="contain",
-                                          interactive=False, elem_id="glgf-gallery")
+                                          columns=3, format="png", height="auto", object_fit="contain",
+                                          interactive=False, elem_id="glgf-gallery", elem_classes=["sler-fit"])
             # ---------------------------------------------------------------- Embedding
             with gr.Tab("Embedding", id="embedding") as tab_embedding:
                 emb_text = gr.Markdown("Restore an image to place it on the degradation sphere.", label="embedding_note",
@@ -369,22 +400,24 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                         with gr.Row():
                             go_btn = gr.Button("Degrade + restore", variant="primary", elem_id="pg-go")
                             again_btn = gr.Button("Restore again (new top-k / forced expert)")
-                with gr.Row(equal_height=False):
-                    degraded_img = gr.Image(label="Degraded image", type="filepath", format="png",
+                # results appear with the first run (before it, a tall column of empty placeholders)
+                with gr.Column(visible=False, elem_id="pg-results") as pg_results:
+                    with gr.Row(equal_height=False):
+                        degraded_img = gr.Image(label="Degraded image", type="filepath", format="png",
+                                                interactive=False, height=300)
+                        mask_img = gr.Image(label="Where each degradation acts (class colours)", format="png",
                                             interactive=False, height=300)
-                    mask_img = gr.Image(label="Where each degradation acts (class colours)", format="png",
-                                        interactive=False, height=300)
-                gr.HTML(_class_legend_html(restorer.classes))
-                degrade_text = gr.Markdown(label="degrade_note", elem_classes=["sler-note"])
-                pg_gallery = gr.Gallery(label="Clean, degraded and restored", columns=4, format="png",
-                                        height=_gallery_height(4, 4), object_fit="contain", interactive=False)
-                pg_metrics = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM"], interactive=False,
-                                          label="Quality against the clean image")
-                pg_change = gr.Dataframe(headers=["layer", "usage on clean", "usage on degraded",
-                                                   "same top expert: degraded vs clean"], interactive=False, label="How the routing changed (expert usage e0 · e1 · ...)")
-                pg_maps = gr.Gallery(label="Top-expert maps", columns=3, format="png", height=_gallery_height(3, 3),
-                                     object_fit="contain", interactive=False)
-                pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
+                    gr.HTML(_class_legend_html(restorer.classes))
+                    degrade_text = gr.Markdown(label="degrade_note", elem_classes=["sler-note"])
+                    pg_gallery = gr.Gallery(label="Clean, degraded and restored", columns=4, format="png", elem_classes=["sler-fit"],
+                                            height="auto", object_fit="contain", interactive=False)
+                    pg_metrics = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM"], interactive=False,
+                                              label="Quality against the clean image")
+                    pg_change = gr.Dataframe(headers=["layer", "usage on clean", "usage on degraded",
+                                                       "same top expert: degraded vs clean"], interactive=False, label="How the routing changed (expert usage e0 · e1 · ...)")
+                    pg_maps = gr.Gallery(label="Top-expert maps", columns=3, format="png", elem_classes=["sler-fit"], height="auto",
+                                         object_fit="contain", interactive=False)
+                    pg_text = gr.Markdown(label="playground_note", elem_classes=["sler-note"])
             # ---------------------------------------------------------------- About
             with gr.Tab("About", id="about") as tab_about:
                 gr.Markdown(about if about is not None else load_about(), elem_id="about-primer")
@@ -405,9 +438,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                    api_visibility="private", show_progress="hidden")
         restore_ev = gr.on([run_btn.click, inp.upload, treat_as.input], user_errors(cb.restore_steps),
                            inputs=[inp, treat_as], outputs=restore_outputs, api_visibility="private",
-                           show_progress="minimal", **RESTORE_QUEUE)
+                           show_progress="minimal", show_progress_on=[status], **RESTORE_QUEUE)
         restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
-                           api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE)
+                           api_visibility="private", show_progress="minimal", show_progress_on=[status], **ANALYSIS_QUEUE)
         # the named API: the same work without the status line (hidden buttons carry the endpoints)
         api_restore, api_analyze = gr.Button(visible=False), gr.Button(visible=False)
         api_restore.click(user_errors(cb.restore), inputs=[inp, treat_as], outputs=restore_outputs[:4], api_name="restore",
@@ -422,23 +455,32 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
               show_progress="hidden", concurrency_id="redraw")
         hm_btn.click(user_errors(cb.heatmaps), inputs=[inp, hm_layer], outputs=[hm_gallery],
                      api_name="heatmaps", api_visibility="undocumented", **ANALYSIS_QUEUE)
+        cmp_btn.click(user_errors(cb.compare), inputs=[cmp_a, cmp_b, opacity, map_mode],
+                      outputs=[cmp_gallery, cmp_plot, cmp_table, cmp_text], api_name="compare", show_progress_on=[cmp_text],
+                      api_visibility="undocumented", **ANALYSIS_QUEUE)
+        export_btn.click(user_errors(cb.export_figures), inputs=[inp, treat_as], outputs=[export_files, export_text],
+                         api_name="export_figures", api_visibility="undocumented", show_progress_on=[export_text],
+                         **ANALYSIS_QUEUE)
         pg_inputs = [clean_in, degraded_img, top_k, force_layer, force_expert, show_layer]
         pg_outputs = [pg_gallery, pg_metrics, pg_change, pg_maps, pg_text]
+        go_btn.click(lambda: gr.Column(visible=True), None, pg_results, queue=False, api_visibility="private")
         go_btn.click(user_errors(cb.degrade), inputs=[clean_in, *deg_inputs, seed],
                      outputs=[degraded_img, mask_img, degrade_text], api_name="degrade", **PLAYGROUND_QUEUE,
+                     show_progress_on=[degrade_text],
                      api_description="Degrade a clean image with our synthetic degradations (strength 0..1, "
                                      "0 = off; region full/half/blob/gradient).",
                      ).success(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
-                               api_name="playground", api_visibility="undocumented", **PLAYGROUND_QUEUE)
+                               api_name="playground", api_visibility="undocumented", show_progress_on=[pg_text],
+                               **PLAYGROUND_QUEUE)
         again_btn.click(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
-                        api_visibility="private", **PLAYGROUND_QUEUE)
+                        api_visibility="private", show_progress_on=[pg_text], **PLAYGROUND_QUEUE)
         if ex_gallery is not None:  # an example click loads it and runs the same chain as the button
             (ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
                                show_progress="hidden")
              .success(user_errors(cb.restore_steps), inputs=[inp, treat_as], outputs=restore_outputs,
-                      api_visibility="private", show_progress="minimal", **RESTORE_QUEUE)
+                      api_visibility="private", show_progress="minimal", show_progress_on=[status], **RESTORE_QUEUE)
              .success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
-                      api_visibility="private", show_progress="minimal", **ANALYSIS_QUEUE))
+                      api_visibility="private", show_progress="minimal", show_progress_on=[status], **ANALYSIS_QUEUE))
         if clean_gallery is not None:
             clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",
                                  show_progress="hidden")

@@ -441,6 +441,9 @@ def test_browser_targets(app, images):
                 assert all(v >= 0.9 for v in fills.values()), f"{tab}: plots fill {fills} of their boxes"
                 if tab == "glgf":
                     assert page.evaluate(LEGEND_INSIDE_JS, "agree-plot"), "agreement legend clipped"
+                if tab == "routing":  # every map shown whole: the gallery does not scroll inside itself
+                    wrap = page.locator("#routing-gallery .grid-wrap").first
+                    assert wrap.evaluate("e => e.scrollHeight <= e.clientHeight + 2"), "routing gallery scrolls"
                 page.screenshot(path=str(ARTIFACTS / f"browser_{tab}.png"))
 
             # "treat as": the control exists, and choosing a class restores again, differently
@@ -606,3 +609,40 @@ def test_model_line_names_a_soup_as_a_mean_not_by_its_last_step(weights):
              "parts_meta": [inner, r.meta, {"step": 3500}]}
     r.meta = outer  # inner's three checkpoints sit in both soups: counted once, so 3 + d + e
     assert "weight mean of 5 checkpoints" in _model_line(r)
+
+
+def test_compare_two_images_layer_by_layer(app, images, tmp_path):
+    demo, url, client = app
+    layers = demo.slerir_callbacks.layers
+    src = np.asarray(Image.open(images["rgb"]).convert("RGB"))
+    other = tmp_path / "rgb_b.png"
+    Image.fromarray(255 - src).save(other)  # same size, different content
+    gallery, plot, table, note = client.predict(handle_file(str(images["rgb"])), handle_file(str(other)), 0.5,
+                                                "top expert (near-ties grey)", api_name="/compare")
+    assert len(gallery) == 2 * len(layers)
+    assert [g["caption"].split(" · ")[0] for g in gallery[:2]] == ["A", "B"]
+    assert [r[0] for r in table["data"]] == layers
+    assert all(r[-1].endswith("%") for r in table["data"])  # same size: per-cell agreement given
+    assert "expert 0" in plot["plot"] and "A:" in note and "B:" in note
+    # one image against itself: the same top expert everywhere
+    _, _, table, _ = client.predict(handle_file(str(images["rgb"])), handle_file(str(images["rgb"])), 0.5,
+                                    "top-2 pair (split cells)", api_name="/compare")
+    assert all(r[-1] == "100%" for r in table["data"])
+    _, _, table, _ = client.predict(handle_file(str(images["rgb"])), handle_file(str(images["tiled"])), 0.5,
+                                    "top expert (near-ties grey)", api_name="/compare")
+    assert all("n/a" in r[-1] for r in table["data"])
+
+
+@pytest.mark.slow
+def test_export_figures_writes_png_and_svg(app, images):
+    _, url, client = app
+    p = handle_file(str(images["rgb"]))
+    client.predict(p, api_name="/restore")
+    client.predict(p, 0.5, api_name="/analyze")
+    files, note = client.predict(p, "auto", api_name="/export_figures")
+    paths = [_file_of(f) for f in files]
+    names = sorted(Path(str(x)).name for x in paths)
+    assert {"expert_usage.png", "expert_usage.svg", "glgf_agreement.svg", "embedding_sphere.png"} <= set(names), names
+    svg = next(x for x in paths if str(x).endswith("expert_usage.svg"))
+    data = Path(svg).read_text() if os.path.exists(svg) else ""
+    assert "<svg" in data[:500] or str(svg).startswith("http")
