@@ -22,7 +22,7 @@ import gradio as gr
 from slerir.degradations import KINDS, MASK_KINDS
 from slerir.inference import Restorer
 
-from .callbacks import (AUTO, MAP_PAIR, MAP_TOP1, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks,
+from .callbacks import (AUTO, GAIN_VISIBLE_DB, MAP_PAIR, MAP_TOP1, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks,
                         user_errors)
 from .components import image_input
 from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
@@ -235,6 +235,19 @@ def _examples_gallery(items: list[tuple[Path, str]], label: str, elem_id: str, c
                       allow_preview=False, object_fit="cover", interactive=False, elem_id=elem_id)
 
 
+def _flag_weak_examples(items: list[tuple[Path, str]], gains: dict[str, tuple[float, float]]) -> list[tuple[Path, str]]:
+    """Say next to an example of a single kind when these weights measurably barely restore that kind
+    (e.g. the blur example: "little visible change, +0.2 to +0.3 dB measured")."""
+    out = []
+    for path, caption in items:
+        kind = path.stem.split("_")[0]
+        if kind in gains and gains[kind][1] < GAIN_VISIBLE_DB:
+            lo, hi = gains[kind]
+            caption += f": little visible change ({lo:+.1f} to {hi:+.1f} dB measured)"
+        out.append((path, caption))
+    return out
+
+
 def _gallery_height(n: int, columns: int, full_width: int = 1330) -> int:
     """Pixel height showing all ``n`` square gallery cells in ``columns`` columns without scrolling
     (at the page's maximum width)."""
@@ -269,7 +282,7 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
     """
     cb = Callbacks(restorer, bank, max_pixels=max_pixels, tile=tile, gains=gains, **callback_options)
     layers, E = cb.layers, cb.E
-    deg_examples = degraded_examples(examples_dir)
+    deg_examples = _flag_weak_examples(degraded_examples(examples_dir), gains or {})
     cln_examples = clean_examples(examples_dir)
 
     with gr.Blocks(title="SLER-IR Studio", delete_cache=DELETE_CACHE, analytics_enabled=False) as demo:

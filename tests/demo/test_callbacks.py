@@ -178,3 +178,16 @@ def test_gpu_decorator_with_and_without_spaces(monkeypatch, restorer):
     finally:
         monkeypatch.setitem(sys.modules, "spaces", None)
         importlib.reload(C)
+
+
+def test_examples_the_weights_barely_restore_say_so():
+    from pathlib import Path
+
+    from demo.ui import _flag_weak_examples
+
+    items = [(Path("blur_coffee.png"), "Blur"), (Path("noise_chelsea.png"), "Noise"),
+             (Path("mixed_noise_haze_rocket.png"), "Noise + haze")]
+    out = dict(_flag_weak_examples(items, {"blur": (0.2, 0.3), "noise": (3.0, 12.0)}))
+    assert out[Path("blur_coffee.png")] == "Blur: little visible change (+0.2 to +0.3 dB measured)"
+    assert out[Path("noise_chelsea.png")] == "Noise" and out[Path("mixed_noise_haze_rocket.png")] == "Noise + haze"
+    assert dict(_flag_weak_examples(items, {}))[Path("blur_coffee.png")] == "Blur"
