@@ -12,6 +12,13 @@ as a short ``gr.Error`` too, so the page never shows a stack trace and the serve
 Restorations are cached (bounded by bytes) under a hash of the pixels and the options, so the
 analysis that follows a restoration (``/analyze`` after ``/restore``, the opacity slider, the
 heatmaps) reuses it instead of running the network again.
+
+The page runs ``restore_steps`` / ``analyze_steps``: generators that yield a status line (restoring,
+tile i of n, routing, GLGF, embedding) while a worker thread restores. A new input of the same session
+(``new_image``) blanks the views and supersedes the work on the previous image, which stops at its next
+tile or step. Photos are restored at full size (in one pass up to ``WHOLE_MAX_PIXELS``) and analysed on
+a copy of at most ``ANALYSIS_MAX_SIDE`` px; large restorations take turns (``BIG_PIXELS``). Every network
+run goes through ``run_model``, which ``spaces.GPU`` decorates on a ZeroGPU Space.
 """
 from __future__ import annotations
 
