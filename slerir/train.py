@@ -413,7 +413,7 @@ class Trainer:
         logs["load"] = {r.name: [round(float(x), 4) for x in (r.weights > 0).float().mean((0, 2, 3))] for r in out.routing}
         # decisiveness per layer: median over pixels of the largest routing weight (0.5 = a tie under top-2)
         logs["top1"] = {r.name: round(float(r.weights.detach().amax(1).median()), 3) for r in out.routing}
-        logs["entropy"] = float(out.aux["entropy"])
+        logs["entropy"] = float(out.aux["entropy"].detach())
         self.step += 1
         return logs
 
@@ -496,6 +496,18 @@ class Trainer:
                 log.close()
 
 
+def _config_of_state(path: Path) -> TrainConfig:
+    """The TrainConfig a training state was written with (``state.pt``'s ``train_config``)."""
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    d = dict(st.get("train_config") or {})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise SystemExit(f"{path} was written by an older trainer (options {unknown}); pass --config with the run's "
+                         "settings in today's form")
+    return TrainConfig(**d)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p = argparse.ArgumentParser(description="Train SLER-IR (CPU, one GPU, or torchrun DDP).")
     p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
@@ -515,7 +527,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
             typ = str
         p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None)
     a = p.parse_args(argv)
-    base = TrainConfig.from_json(a.config) if a.config else TrainConfig()
+    if a.config:
+        base = TrainConfig.from_json(a.config)
+    elif a.resume and a.out and (Path(a.out) / "state.pt").is_file():
+        base = _config_of_state(Path(a.out) / "state.pt")  # --out RUN --resume continues the run as it was set up
+    else:
+        base = TrainConfig()
     over = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if getattr(a, f.name) is not None}
     for k, v in over.items():
         setattr(base, k, v)

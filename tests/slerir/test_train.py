@@ -238,3 +238,21 @@ def test_stats_context_trains_with_the_wider_view(tmp_path, data_root):
     assert len(seen) == 2 and all(c is not None and tuple(c.shape[-2:]) == (96, 96) for c in seen)
     logs = [json.loads(l) for l in open(tmp_path / "log.jsonl")]
     assert all(torch.isfinite(torch.tensor(l["loss"])) for l in logs)
+
+
+def test_resume_with_only_out_continues_the_run_as_it_was_set_up(tmp_path, data_root):
+    """`--out RUN --resume` without --config takes the run's own settings from its state (a run set up with
+    model overrides and a recipe would otherwise meet the default config and be refused)."""
+    from slerir.train import parse_args
+
+    tc = _tc(tmp_path / "r", data_root, steps=2)
+    tc.recipe = [{"aug": "jpeg", "share": 0.5}]
+    tc.w_entropy = 0.02
+    Trainer(tc).fit(progress=False, stop_at=1)
+    got, resume = parse_args(["--out", str(tmp_path / "r"), "--resume"])
+    assert resume and got.recipe == tc.recipe and got.w_entropy == 0.02
+    assert got.model_overrides == tc.model_overrides and got.steps == 2
+    got, _ = parse_args(["--out", str(tmp_path / "r"), "--resume", "--steps", "5"])  # flags still override
+    assert got.steps == 5
+    fresh, _ = parse_args(["--out", str(tmp_path / "none"), "--resume"])  # no state yet: the defaults
+    assert fresh.recipe == TrainConfig().recipe
