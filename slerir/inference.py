@@ -130,6 +130,7 @@ class RestorationResult:
         routing: per-layer ``LayerMap`` (empty unless capture).
         tiles: number of tiles used (1 = whole image).
         seconds: wall time.
+        strength: the share of the change kept (``restore(strength=...)``; 1: the network's output).
     """
 
     image: np.ndarray
@@ -145,6 +146,7 @@ class RestorationResult:
     routing: list[LayerMap] = field(default_factory=list)
     tiles: int = 1
     seconds: float = 0.0
+    strength: float = 1.0
 
     @property
     def predicted_class(self) -> str:
@@ -298,6 +300,7 @@ class Restorer:
         progress: Callable[[int, int], None] | None = None,
         global_stats: tuple | None = None,
         treat_as: str | None = None,
+        strength: float | str = 1.0,
     ) -> RestorationResult:
         """Restore one image.
 
@@ -317,9 +320,13 @@ class Restorer:
                 prototype replaces z_g and the fused embedding at every position (alpha = 1), so every router
                 sees it; the result's embeddings and class probabilities stay the image's own. None: the
                 image decides.
+            strength: how much of the change to keep, ``input + s * (restored - input)``: a number in [0, 1]
+                (1: the network's output as it is), or "auto": ``s = 1 - P(clean)``, the model's own belief
+                that the photo is degraded (a photo it takes for clean comes back as it was; with
+                ``treat_as`` the user has said it is degraded, so s = 1). The strength used is in the result.
 
         Raises:
-            ImageError (``ImageTooLarge``): the image; OptionError: top_k, fusion or force_expert.
+            ImageError (``ImageTooLarge``): the image; OptionError: top_k, fusion, force_expert, treat_as, strength.
 
         With ``self.ensemble`` set, the result averages the ensemble's passes (``progress`` then counts
         the tiles of all passes).
@@ -327,11 +334,27 @@ class Restorer:
         if treat_as is not None and treat_as not in self.classes:
             raise OptionError(f"treat_as must be one of {', '.join(self.classes)} or None, got {treat_as!r}")
         treat = None if treat_as is None else self.classes.index(treat_as)
+        if not (strength == "auto" or (isinstance(strength, (int, float)) and not isinstance(strength, bool)
+                                       and 0.0 <= float(strength) <= 1.0)):
+            raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
         if self.ensemble:
-            return self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
-                                          fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
-                                          global_stats=global_stats, treat_as=treat)
-        return self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats, treat)
+            res = self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
+                                         fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
+                                         global_stats=global_stats, treat_as=treat)
+        else:
+            res = self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats, treat)
+        return self._apply_strength(res, strength, treat is not None)
+
+    def _apply_strength(self, res: RestorationResult, strength: float | str, treated: bool) -> RestorationResult:
+        """``restore(strength=...)``: keep that share of the change (see ``restore``)."""
+        if strength == "auto":
+            s = 1.0 if treated or "clean" not in self.classes else 1.0 - float(res.class_probs[self.classes.index("clean")])
+        else:
+            s = float(strength)
+        if s != 1.0:
+            res.image = np.clip(res.input + np.float32(s) * (res.image - res.input), 0.0, 1.0).astype(np.float32)
+        res.strength = s
+        return res
 
     def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress,
                       global_stats=None, treat_as: int | None = None) -> RestorationResult:

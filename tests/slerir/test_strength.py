@@ -1,0 +1,49 @@
+"""Restorer.restore(strength=...): keep a share of the change; "auto" follows the model's belief that the
+photo is degraded (1 - P(clean)), the do-no-harm option the app offers."""
+import numpy as np
+import pytest
+
+from slerir.inference import OptionError, Restorer
+from slerir.config import get_config
+from slerir.model import SLERIR
+import torch
+
+
+@pytest.fixture(scope="module")
+def restorer():
+    torch.manual_seed(0)
+    m = SLERIR(get_config("tiny", widths=(8, 16, 32), enc_blocks=(1, 1), mid_blocks=1, dec_blocks=(1, 1), enc_width=8))
+    for n, p in m.named_parameters():
+        if n.endswith(".beta") or n.endswith(".gamma"):
+            p.data.normal_(0, 0.1)
+    return Restorer(m.eval(), threads=1)
+
+
+@pytest.fixture(scope="module")
+def img():
+    return (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+
+
+def test_strength_blends_input_and_output(restorer, img):
+    full = restorer.restore(img, capture=False)
+    assert full.strength == 1.0
+    none = restorer.restore(img, capture=False, strength=0.0)
+    assert np.array_equal(none.image, none.input) and none.strength == 0.0
+    half = restorer.restore(img, capture=False, strength=0.5)
+    expect = np.clip(full.input + 0.5 * (full.image - full.input), 0, 1)
+    assert np.allclose(half.image, expect, atol=1e-6)
+    assert np.abs(full.image - full.input).max() > 1e-3  # the network does change this image
+
+
+def test_auto_strength_follows_p_clean_and_treat_as(restorer, img):
+    auto = restorer.restore(img, capture=False, strength="auto")
+    p_clean = float(auto.class_probs[restorer.classes.index("clean")])
+    assert auto.strength == pytest.approx(1.0 - p_clean)
+    treated = restorer.restore(img, capture=False, strength="auto", treat_as="noise")
+    assert treated.strength == 1.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "strong", True, None])
+def test_bad_strength_is_refused(restorer, img, bad):
+    with pytest.raises(OptionError, match="strength"):
+        restorer.restore(img, strength=bad)
