@@ -31,8 +31,21 @@ def class_summary(classes, probs) -> str:
     return ", ".join(f"{classes[i]} {100 * float(probs[i]):.0f}%" for i in shown)
 
 
+def _strength(text: str) -> float | str:
+    """--strength: 'auto' or a number in [0, 1] (argparse reports anything else as a usage error)."""
+    if text == "auto":
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}")
+    return v
+
+
 def _restore_one(restorer: Restorer, src: Path, dst: Path, args) -> str:
-    res = restorer.restore(src, capture=False, top_k=args.top_k)
+    res = restorer.restore(src, capture=False, top_k=args.top_k, treat_as=args.treat_as, strength=args.strength)
     save_png(res.image, dst)
     return f"{src.name} -> {dst} [{class_summary(res.classes, res.class_probs)}, {res.seconds:.2f}s, {res.tiles} tile(s)]"
 
@@ -45,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="weights folder or .safetensors (default: $SLERIR_WEIGHTS, else ./assets/weights)")
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--treat-as", default=None, help="restore as this degradation (noise, rain, haze, blur, lowlight) "
+                    "instead of the recognised one")
+    ap.add_argument("--strength", default=1.0, type=_strength, help="share of the change to keep, 0..1, or 'auto' (1 - P(clean): a "
+                    "photo the model takes for clean comes back as it was)")
     ap.add_argument("--ensemble", choices=["mirror", "x8", "none"], default="mirror",
                     help="self-ensemble: mirror (default: the image and its mirror averaged, 2x the time), "
                          "x8 (all rotations/mirrors) or none (one pass)")

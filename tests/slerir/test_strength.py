@@ -47,3 +47,12 @@ def test_auto_strength_follows_p_clean_and_treat_as(restorer, img):
 def test_bad_strength_is_refused(restorer, img, bad):
     with pytest.raises(OptionError, match="strength"):
         restorer.restore(img, strength=bad)
+
+
+def test_cli_strength_argument():
+    import argparse
+    from slerir.restore import _strength
+    assert _strength("auto") == "auto" and _strength("0.25") == 0.25
+    for bad in ("2", "-1", "strong"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _strength(bad)
