@@ -115,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=8, help="validation photos (CBSD432 val split)")
     ap.add_argument("--side", type=int, default=192, help="centre crop side in px")
     ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
+    ap.add_argument("--scale-min", type=float, default=None,
+                    help="diagnosis: put this floor under every router's scale (ModelConfig.router_scale_min) before "
+                         "measuring, e.g. 10 on the first recipe's weights, whose scales collapsed to 0.05-0.45")
     ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
     args = ap.parse_args(argv)
-    if args.images < 1 or args.side < 32:
-        print("error: --images must be >= 1 and --side >= 32", file=sys.stderr)
+    if args.images < 1 or args.side < 32 or (args.scale_min is not None and args.scale_min < 0):
+        print("error: --images must be >= 1, --side >= 32 and --scale-min >= 0", file=sys.stderr)
         return 2
     from slerir.checkpoint import CheckpointError
     from slerir.data import load_clean_images
@@ -137,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         except (CheckpointError, FileNotFoundError) as e:
             print(f"error: {w}: {e}", file=sys.stderr)
             return 2
+        if args.scale_min is not None:
+            for i in range(len(restorer.model.routed_blocks())):
+                restorer.model.router(i).scale_min = float(args.scale_min)
         rows = layer_stats(restorer, singles, comps)
         results["weights"][w] = {"layers": rows, "targets": targets(rows), "images": len(photos), "side": args.side,
                                  "kinds": sorted({k for _, k in singles}), "composites": len(comps)}

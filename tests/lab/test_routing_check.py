@@ -86,3 +86,20 @@ def test_real_check_cli(tmp_path, tiny_weights, capsys):
     assert str(tiny_weights) in data["weights"] and "SIDD_samples" in out.read_text()
     assert real_check.main(["--data-root", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_scale_floor_makes_routing_more_decisive(tiny_weights, tmp_path):
+    """--scale-min (diagnosis): a floor under the router scales can only sharpen the top-k weights."""
+    out_a, out_b = tmp_path / "a.md", tmp_path / "b.md"
+    args = ["--weights", str(tiny_weights), "--images", "1", "--side", "64"]
+    from slerir.paths import resolve_data_root
+    try:
+        resolve_data_root(None)
+    except FileNotFoundError:
+        pytest.skip("needs ../shared/datasets (validation photos)")
+    assert routing_check.main(args + ["--out", str(out_a)]) == 0
+    assert routing_check.main(args + ["--scale-min", "30", "--out", str(out_b)]) == 0
+    a = json.loads(out_a.with_suffix(".json").read_text())["weights"][str(tiny_weights)]["layers"]
+    b = json.loads(out_b.with_suffix(".json").read_text())["weights"][str(tiny_weights)]["layers"]
+    assert all(rb["top1"] >= ra["top1"] - 1e-6 for ra, rb in zip(a, b))
+    assert sum(rb["top1"] for rb in b) > sum(ra["top1"] for ra in a)
