@@ -1,6 +1,6 @@
 """How much a model changes photos that need no restoration.
 
-    python -m lab.passthrough --weights assets/weights runs/tiny_five_stage4/best [--out FILE.md]
+    python -m lab.passthrough --weights assets/weights runs/tiny_v2/best [--out FILE.md]
 
 Restores every ``clean_*.png`` of a folder (default: the shipped examples, generated from
 scikit-image's data, no benchmark image) and prints, per weights and image, the PSNR of the output

@@ -43,8 +43,8 @@ PROB_TAU = 0.1
 DIHEDRAL = tuple((k, f) for f in (False, True) for k in range(4))  # the 8 symmetries of the square
 # Self-ensembles: (quarter turns, mirror) pairs, identity first. "mirror" keeps what our degradations
 # hold fixed (rain falls within 25 degrees of vertical, haze is mostly farther towards the top), which
-# quarter turns and upside-down flips break: on the full validation profile x8 costs the shipped
-# model 6.7 dB on rain (docs/stage5/validation_x8.md).
+# quarter turns and upside-down flips break: on the full validation profile x8 cost an earlier
+# checkpoint 6.7 dB on rain (docs/LOG.md).
 ENSEMBLES = {"mirror": ((0, False), (0, True)), "x8": DIHEDRAL}
 
 
