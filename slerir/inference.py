@@ -283,6 +283,15 @@ class Restorer:
             return self.model.global_stats(xp)
         return self._global_stats(xp)
 
+    @torch.inference_mode()
+    def classify(self, image, tile: float | None = None) -> np.ndarray:
+        """(K,) class probabilities of ``image`` (order ``self.classes``) as ``restore`` reports them, from the
+        degradation encoder alone: no restoration, a fraction of its cost (recognition over many photos)."""
+        s1, n = self.global_stats(image, tile)
+        zg = F.normalize(self.model.encoder.global_from_stats(s1, n), dim=1)
+        sims = (zg @ self.model.prototypes.T)[0].float().cpu()
+        return (sims / PROB_TAU).softmax(0).numpy()
+
     def check_size(self, h: int, w: int) -> None:
         """Raise ``ImageTooLarge`` if an h x w image exceeds ``max_pixels``."""
         if self.max_pixels is not None and h * w > self.max_pixels:

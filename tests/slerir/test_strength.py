@@ -56,3 +56,11 @@ def test_cli_strength_argument():
     for bad in ("2", "-1", "strong"):
         with pytest.raises(argparse.ArgumentTypeError):
             _strength(bad)
+
+
+def test_classify_reports_what_restore_reports(restorer, img):
+    """Restorer.classify: the encoder-only recognition equals restore()'s class probabilities, tiled too."""
+    probs = restorer.classify(img)
+    assert np.allclose(probs, restorer.restore(img, capture=False).class_probs, atol=1e-5)
+    big = np.tile(img, (3, 3, 1))
+    assert np.allclose(restorer.classify(big, tile=64), restorer.restore(big, capture=False, tile=64).class_probs, atol=1e-5)
