@@ -53,7 +53,9 @@ from slerir.metrics import psnr, ssim
 log = logging.getLogger("slerir.demo")
 
 MAX_PIXELS = 4096 * 4096  # size guard: larger images are refused with a message
-TILE = 1024  # images with a side above this are restored in overlapping tiles
+# Photos above WHOLE_MAX_PIXELS are restored in overlapping tiles of this side: a 768-px pass needs about
+# 0.45 GB (1024 px: 0.8 GB), and covers a 4096x4096 photo with 21 MP of work (1024 px: 26 MP).
+TILE = 768
 SLIDER_MAX_SIDE = 2048  # the before/after slider shows at most this (the download is full size)
 MAP_MAX_SIDE = 768  # routing / GLGF views are drawn at most this large
 PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradation + 3 restorations)
@@ -227,6 +229,8 @@ class ResultCache:
 
     def put(self, key: tuple, value: RestorationResult) -> None:
         size = self.nbytes(value)
+        if size > self.max_bytes // 4:  # a 16 MP restoration (0.4 GB) is not kept: the analysis uses a copy
+            return
         with self._lock:
             if key in self._d:
                 self._bytes -= self._d.pop(key)[1]
@@ -546,6 +550,8 @@ class Callbacks:
         treat = self.treat_as(treat_as)
         img = self.load(image)
         h, w = img.shape[:2]
+        if h * w > self.big_pixels:  # held as 8 bits meanwhile (exact: decoded from 8 bits or rounded alike);
+            img = to_uint8(img)  # the restorer makes its own float copy, so a 16 MP photo keeps 0.15 GB less
         skip = gr.skip()
         self.show(request, image)
         yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
@@ -621,6 +627,7 @@ class Callbacks:
         img = self.load(image)
         h, w = img.shape[:2]
         small, scaled = self.analysis_copy(img)
+        del img  # a 16 MP photo is 0.2 GB as floats: the views need only the copy
         sh, sw = small.shape[:2]
         where = f" (on a {sw}x{sh} copy of the {w}x{h} photo)" if scaled else ""
         rest = (skip,) * 11

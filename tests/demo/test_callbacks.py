@@ -191,3 +191,16 @@ def test_examples_the_weights_barely_restore_say_so():
     assert out[Path("blur_coffee.png")] == "Blur: little visible change (+0.2 to +0.3 dB measured)"
     assert out[Path("noise_chelsea.png")] == "Noise" and out[Path("mixed_noise_haze_rocket.png")] == "Noise + haze"
     assert dict(_flag_weak_examples(items, {}))[Path("blur_coffee.png")] == "Blur"
+
+
+def test_cache_keeps_no_huge_results(restorer):
+    from demo.callbacks import ResultCache
+
+    img = np.random.default_rng(0).random((40, 48, 3), dtype=np.float32)
+    res = restorer.restore(img)
+    cache = ResultCache(max_bytes=4 * ResultCache.nbytes(res) - 1)  # this result is over a quarter of it
+    cache.put(("k",), res)
+    assert cache.get(("k",)) is None
+    cache = ResultCache(max_bytes=8 * ResultCache.nbytes(res))
+    cache.put(("k",), res)
+    assert cache.get(("k",)) is res
