@@ -524,8 +524,7 @@ class Callbacks:
             raise UserError(f"'treat as' must be auto or one of {', '.join(TREAT_AS_LABELS.values())}, got {choice!r}.")
         return name
 
-    def restore(self, image, treat_as: str | None = AUTO, progress: Callable[[int, int], None] | None = None,
-                request: gr.Request = None):
+    def restore(self, image, treat_as: str | None = AUTO, progress: Callable[[int, int], None] | None = None):
         """Restore one image at full size (``/restore``).
 
         Args:
@@ -536,8 +535,8 @@ class Callbacks:
             (before, after) for the slider, the restored PNG path (download), the class
             probabilities {class: p} and a Markdown summary.
         """
-        out = None
-        for out in self.restore_steps(image, treat_as, request, progress):
+        out = None  # an API call stands alone: it neither supersedes nor is superseded by the page's work
+        for out in self.restore_steps(image, treat_as, None, progress):
             pass
         return out[:4]
 
@@ -601,10 +600,10 @@ class Callbacks:
         return "\n\n".join(lines)
 
     # -- Routing / GLGF / Embedding tabs: /analyze ----------------------------------------------
-    def analyze(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, request: gr.Request = None):
+    def analyze(self, image, opacity: float = 0.55, treat_as: str | None = AUTO):
         """``/analyze``: ``analyze_steps`` without the status line (the last yield carries the 11 views,
         the JSON summary last)."""
-        for out in self.analyze_steps(image, opacity, treat_as, MAP_TOP1, request):
+        for out in self.analyze_steps(image, opacity, treat_as, MAP_TOP1, None):  # stands alone, as restore
             yield out[:-1]
 
     def analyze_steps(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, map_mode: str = MAP_TOP1,

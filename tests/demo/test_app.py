@@ -646,3 +646,11 @@ def test_export_figures_writes_png_and_svg(app, images):
     svg = next(x for x in paths if str(x).endswith("expert_usage.svg"))
     data = Path(svg).read_text() if os.path.exists(svg) else ""
     assert "<svg" in data[:500] or str(svg).startswith("http")
+
+
+def test_api_calls_of_one_client_stand_alone(app, images):
+    """gradio_client keeps one session: /analyze of B after /restore of A is answered, not skipped as stale."""
+    _, _, client = app
+    client.predict(handle_file(str(images["rgb"])), api_name="/restore")
+    out = client.predict(handle_file(str(images["tiled"])), 0.5, api_name="/analyze")
+    assert out[-1]["image_size"] == [200, 150]
