@@ -146,7 +146,9 @@ def _streak_layer(h: int, w: int, rng: np.random.Generator, density: float, leng
     for dy, dx, ww in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
         np.add.at(layer, (y0 + dy, x0 + dx), wt * ww)
     sig = math.hypot(width, blur)
-    peak = 1.0 / (0.9 * math.sqrt(2 * math.pi) * max(sig, 0.4))
+    # a line of unit weight per px, blurred by a Gaussian of sigma sig, peaks at 1 / (sqrt(2 pi) sig) (0.9: the
+    # bilinear splat's loss): scale so a streak's centre reaches its brightness
+    peak = math.sqrt(2 * math.pi) * max(sig, 0.4) / 0.9
     return ndimage.gaussian_filter(layer, sig, mode="constant") * np.float32(peak)
 
 
@@ -161,12 +163,12 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tup
         depth = i / max(1, n_layers - 1)
         layers.append(_streak_layer(
             h, w, rng,
-            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.01 * s) * (1.0 - 0.75 * depth),
-            length=float(rng.uniform(12, 30)) * (1 + 1.5 * depth),
-            width=float(rng.uniform(0.4, 0.8)) * (1 + 1.5 * depth),
+            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.006 * s) * (1.0 - 0.7 * depth),
+            length=float(rng.uniform(12, 30)) * (1 + 0.8 * depth),
+            width=float(rng.uniform(0.4, 0.7)) * (1 + 0.8 * depth),
             angle=angle + float(rng.uniform(-4, 4)),
-            bright=float(rng.uniform(0.25, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.6 * s),
-            blur=float(rng.uniform(0.0, 0.6)) + 1.8 * depth * float(rng.random())))
+            bright=float(rng.uniform(0.3, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.4 * s),
+            blur=float(rng.uniform(0.0, 0.5)) + 1.2 * depth * float(rng.random())))
     streaks = np.clip(sum(layers), 0.0, 1.0)[:, :, None]
     veil = float(rng.uniform(0.0, 0.12 + 0.2 * s))
     air = np.float32(rng.uniform(0.7, 0.95))
@@ -177,13 +179,13 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tup
 
 
 def night(img: np.ndarray, strength: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """A dark capture of ``img``: exposure cut 2.5-50x in linear light (stronger with ``strength``),
+    """A dark capture of ``img``: exposure cut 3.3-50x in linear light (stronger with ``strength``),
     with a smooth spatial gain up to 6x where a light source or a bright sky is, then high-ISO noise."""
     from slerir.degradations import smooth_field
 
     s = float(strength)
     h, w = img.shape[:2]
-    cut = _lerp_log((0.4, 0.02), s)
+    cut = _lerp_log((0.3, 0.02), s)
     spread = float(rng.uniform(0.0, math.log(6.0)))
     gain = np.exp(spread * (smooth_field((h, w), rng, cells=int(rng.integers(2, 5))) - 1.0))[:, :, None]
     exposure = (cut * gain).astype(np.float32)

@@ -77,6 +77,7 @@ PALE_LEVEL = (0.55, 0.85)  # the light grey that region is pulled towards
 PALE_AREA = (0.25, 0.6)  # share of the crop it covers
 
 REAL_NOISE_STRENGTH = (0.2, 1.0)  # "real_noise": camera-noise strength (slerir.camera: about 37 dB .. 18 dB)
+DIM_GAIN = (0.3, 0.8)  # "dim": brightness factor of a dim, normally exposed photo, kept in the target
 JPEG_QUALITY = (60, 95)  # "jpeg": quality of the input's JPEG compression
 CLEAN_NOISE_STRENGTH = (0.0, 0.12)  # "camera_clean": a good photo's mild sensor noise (about 42..39 dB), kept
 CLEAN_JPEG_QUALITY = (80, 95)  # "camera_clean": and its JPEG quality
@@ -196,6 +197,11 @@ def _shadow(rng, gain, area):
     return lambda img, rng: shadow(img, g, a, rng)
 
 
+def _dim(rng, gain):
+    g = np.float32(_uniform(rng, gain))
+    return lambda img, rng: img * g
+
+
 def _jpeg(rng, quality):
     q = int(round(_uniform(rng, quality)))
     return lambda lq, rng: jpeg(lq, q)
@@ -268,6 +274,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # content: the clean picture changes, target included
     "zoom": Augmentation("content", _zoom, {"factor": ZOOM_FACTOR}, stage="photo"),  # soft per pixel, as large photos
     "dark": Augmentation("content", _dark, {"gamma": DARK_GAMMA}, stage="tone"),
+    # a dim but normally exposed photo (indoors, dusk), kept dim in the target: with sensor noise over it, the
+    # noise is to remove and the exposure to keep (a smartphone's indoor shot), unlike low light
+    "dim": Augmentation("content", _dim, {"gain": DIM_GAIN}, stage="tone"),
     "flat": Augmentation("content", _flat, {"contrast": FLAT_CONTRAST, "level": FLAT_LEVEL}, stage="tone"),
     "defocus": Augmentation("content", _defocus, {"sigma": DEFOCUS_SIGMA, "area": DEFOCUS_AREA}, stage="region"),
     "shadow": Augmentation("content", _shadow, {"gain": SHADOW_GAIN, "area": SHADOW_AREA}, stage="region"),

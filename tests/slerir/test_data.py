@@ -805,3 +805,13 @@ def test_whole_photo_profiles_add_their_sets_for_the_trained_kinds():
     added = three[len(profile_val_set("scene", n=16, tasks="three")):]
     assert [s["kind"] for s in added] == [k for k in ("flat_rain", "wide_rain", "zoom") for _ in range(2)]  # no blur sets
 
+
+
+def test_dim_keeps_a_dim_photo_dim_in_the_target():
+    """"dim": a normally exposed photo at lower brightness, a content change (input and target alike)."""
+    import numpy as np
+    from slerir.data.augment import AUGMENTATIONS
+
+    img = np.full((8, 8, 3), 0.8, np.float32)
+    op = AUGMENTATIONS["dim"].fn(np.random.default_rng(0), gain=(0.5, 0.5))
+    assert AUGMENTATIONS["dim"].hook == "content" and np.allclose(op(img, None), 0.4)
