@@ -56,6 +56,7 @@ MAX_PIXELS = 4096 * 4096  # size guard: larger images are refused with a message
 # Photos above WHOLE_MAX_PIXELS are restored in overlapping tiles of this side: a 768-px pass needs about
 # 0.45 GB (1024 px: 0.8 GB), and covers a 4096x4096 photo with 21 MP of work (1024 px: 26 MP).
 TILE = 768
+ZOOM_SIDE = 384  # the 1:1 crop of the before/after pair
 SLIDER_MAX_SIDE = 2048  # the before/after slider shows at most this (the download is full size)
 MAP_MAX_SIDE = 768  # routing / GLGF views are drawn at most this large
 PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradation + 3 restorations)
@@ -570,6 +571,22 @@ class Callbacks:
         probs = {c: float(p) for c, p in zip(res.classes, res.class_probs)}
         yield ((before, after), png, probs, self.restore_summary(res, (h, w), size, treat),
                status_line(f"restored {w}x{h} px in {res.seconds:.1f} s; next: routing, GLGF and embedding views"))
+
+    def zoom(self, image, treat_as: str | None = AUTO, fx: float = 0.5, fy: float = 0.5, side: int = ZOOM_SIDE):
+        """A 1:1 crop of the before/after pair: ``side`` x ``side`` pixels of the full-size input and
+        restoration (no scaling), centred at (fx, fy) of the image (fractions of its width and height).
+        Uses the cached restoration when there is one. Returns ((before, after) PNG paths, a caption)."""
+        treat = self.treat_as(treat_as)
+        img = self.load(image)
+        h, w = img.shape[:2]
+        res = self.run(img, capture=False, treat_as=treat)
+        ch, cw = min(side, h), min(side, w)
+        y0 = int(round(min(max(float(fy), 0.0), 1.0) * (h - ch)))
+        x0 = int(round(min(max(float(fx), 0.0), 1.0) * (w - cw)))
+        crop = (slice(y0, y0 + ch), slice(x0, x0 + cw))
+        before, after = (self.scratch.png(to_uint8(a[crop]), stem) for a, stem in ((img, "zoom_before"),
+                                                                                   (res.image, "zoom_after")))
+        return (before, after), f"Pixels {x0}-{x0 + cw} x {y0}-{y0 + ch} of {w}x{h}, at 1:1 (one image pixel per screen pixel)."
 
     def restore_summary(self, res: RestorationResult, hw: tuple[int, int], shown: tuple[int, int],
                         treat: str | None = None) -> str:

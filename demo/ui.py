@@ -22,7 +22,7 @@ import gradio as gr
 from slerir.degradations import KINDS, MASK_KINDS
 from slerir.inference import Restorer
 
-from .callbacks import (AUTO, GAIN_VISIBLE_DB, MAP_PAIR, MAP_TOP1, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks,
+from .callbacks import (ZOOM_SIDE, AUTO, GAIN_VISIBLE_DB, MAP_PAIR, MAP_TOP1, MAX_PIXELS, NO_LAYER, TILE, TREAT_AS_LABELS, Callbacks,
                         user_errors)
 from .components import image_input
 from .examples import EXAMPLES_DIR, clean_examples, degraded_examples
@@ -53,6 +53,8 @@ CSS = """
 .sler-fit .thumbnail-item {aspect-ratio: auto !important; height: auto !important;}
 .sler-fit .thumbnail-item img {height: auto !important; max-height: 520px; object-fit: contain !important;}
 .sler-fit .grid-container {padding-top: 2.2em;}
+/* the 1:1 crop is drawn at its own size, not stretched to the column */
+.sler-one-to-one img {object-fit: none !important;}
 /* captions and table headers wrap instead of being cut ("Noise (sigm...", "same top e...") */
 .caption-label {white-space: normal !important; overflow: visible !important; text-overflow: clip !important;}
 th .header-content, th span {white-space: normal !important; overflow-wrap: anywhere;}
@@ -318,6 +320,15 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                                    elem_classes=["sler-note"], elem_id="restore-summary")
                                 download = gr.File(label="Restored image (lossless PNG)", interactive=False,
                                                    elem_id="restore-download")
+                        with gr.Accordion("Zoom 1:1 (a 384-px crop at full resolution)", open=False, elem_id="zoom"):
+                            with gr.Row():
+                                zoom_x = gr.Slider(0, 1, value=0.5, step=0.01, label="across (left to right)")
+                                zoom_y = gr.Slider(0, 1, value=0.5, step=0.01, label="down (top to bottom)")
+                            zoom_btn = gr.Button("Show the crop", elem_id="zoom-button")
+                            zoom_slider = gr.ImageSlider(label="Before / after, 1:1", format="png", type="filepath",
+                                                         interactive=False, height=ZOOM_SIDE, elem_id="zoom-slider",
+                                                         elem_classes=["sler-one-to-one"])
+                            zoom_text = gr.Markdown(elem_classes=["sler-note"])
             # ---------------------------------------------------------------- Routing
             with gr.Tab("Routing", id="routing") as tab_routing:
                 gr.Markdown(ROUTING_HELP)
@@ -474,6 +485,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
         export_btn.click(user_errors(cb.export_figures), inputs=[inp, treat_as], outputs=[export_files, export_text],
                          api_name="export_figures", api_visibility="undocumented", show_progress_on=[export_text],
                          **ANALYSIS_QUEUE)
+        gr.on([zoom_btn.click, zoom_x.release, zoom_y.release], user_errors(cb.zoom),
+              inputs=[inp, treat_as, zoom_x, zoom_y], outputs=[zoom_slider, zoom_text], api_name="zoom",
+              api_visibility="undocumented", show_progress_on=[zoom_text], **RESTORE_QUEUE)
         pg_inputs = [clean_in, degraded_img, top_k, force_layer, force_expert, show_layer]
         pg_outputs = [pg_gallery, pg_metrics, pg_change, pg_maps, pg_text]
         go_btn.click(lambda: gr.Column(visible=True), None, pg_results, queue=False, api_visibility="private")

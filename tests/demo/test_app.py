@@ -654,3 +654,14 @@ def test_api_calls_of_one_client_stand_alone(app, images):
     client.predict(handle_file(str(images["rgb"])), api_name="/restore")
     out = client.predict(handle_file(str(images["tiled"])), 0.5, api_name="/analyze")
     assert out[-1]["image_size"] == [200, 150]
+
+
+def test_zoom_shows_a_one_to_one_crop(app, images):
+    _, url, client = app
+    p = handle_file(str(images["tiled"]))  # 200x150, smaller than the 384-px crop: all of it, unscaled
+    (before, after), text = client.predict(p, "auto", 1.0, 0.0, api_name="/zoom")
+    b = np.asarray(_fetch(_file_of(before), url).convert("RGB"))
+    src = np.asarray(Image.open(images["tiled"]).convert("RGB"))
+    assert np.array_equal(b, src)  # 1:1 and lossless
+    assert _fetch(_file_of(after), url).size == (200, 150)
+    assert "Pixels 0-200 x 0-150 of 200x150" in text

@@ -204,3 +204,14 @@ def test_cache_keeps_no_huge_results(restorer):
     cache = ResultCache(max_bytes=8 * ResultCache.nbytes(res))
     cache.put(("k",), res)
     assert cache.get(("k",)) is res
+
+
+def test_zoom_crops_at_the_chosen_place_without_scaling(restorer, tmp_path):
+    cb = Callbacks(restorer, tile=64)
+    path = _png(tmp_path / "z.png", 100, 160, 5)
+    src = np.asarray(Image.open(path).convert("RGB"))
+    (before, after), text = cb.zoom(path, "auto", 1.0, 0.0, side=64)
+    assert np.array_equal(np.asarray(Image.open(before)), src[:64, 96:])  # top right corner, 64x64
+    full = cb.run(cb.load(path), capture=False).image
+    assert np.array_equal(np.asarray(Image.open(after)), (np.clip(full[:64, 96:], 0, 1) * 255 + 0.5).astype(np.uint8))
+    assert "Pixels 96-160 x 0-64 of 160x100" in text
