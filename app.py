@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--port", type=int, default=None, help="port (default: env GRADIO_SERVER_PORT or 7860)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("SLERIR_THREADS") or 0),
                     help="torch CPU threads (env SLERIR_THREADS; 0 = torch's default)")
+    ap.add_argument("--strength", default=os.environ.get("SLERIR_STRENGTH") or "auto",
+                    help="share of the network's change the Restore tab keeps: 'auto' (1 - P(clean): a photo the model "
+                         "takes for clean comes back as it was; default) or a number in [0, 1] (1: the network's output)")
     ap.add_argument("--ensemble", choices=["mirror", "x8", "none"],
                     default=os.environ.get("SLERIR_ENSEMBLE") or "none",
                     help="self-ensemble of every restoration (env SLERIR_ENSEMBLE; default none: one pass, "
@@ -94,7 +97,14 @@ def main(argv: list[str] | None = None) -> None:
     card = ASSETS / "MODEL_CARD.md"
     model_card = card.read_text(encoding="utf-8") if card.is_file() else None
 
-    demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights, fingerprint))
+    try:
+        strength = args.strength if args.strength == "auto" else float(args.strength)
+        if strength != "auto" and not 0.0 <= strength <= 1.0:
+            raise ValueError
+    except ValueError:
+        sys.exit(f"SLER-IR Studio: --strength must be 'auto' or a number in [0, 1], got {args.strength!r}")
+    demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights, fingerprint),
+                      strength=strength)
     demo.slerir_callbacks.warm_up()
     demo.launch(**launch_kwargs(server_name=args.host, server_port=args.port))
 

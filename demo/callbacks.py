@@ -337,8 +337,12 @@ class Callbacks:
 
     def __init__(self, restorer: Restorer, bank=None, max_pixels: int = MAX_PIXELS, tile: int = TILE,
                  gains: dict[str, tuple[float, float]] | None = None, whole_max_pixels: int = WHOLE_MAX_PIXELS,
-                 analysis_max_side: int = ANALYSIS_MAX_SIDE, big_pixels: int = BIG_PIXELS):
+                 analysis_max_side: int = ANALYSIS_MAX_SIDE, big_pixels: int = BIG_PIXELS,
+                 strength: float | str = 1.0):
         self.restorer = restorer
+        # the Restore tab's result keeps this share of the change ("auto": 1 - P(clean), the do-no-harm
+        # option of ``Restorer.restore(strength=)``); the analysis views always show the network itself
+        self.strength = strength
         self.whole_max_pixels = whole_max_pixels
         self.analysis_max_side = analysis_max_side
         self.big_pixels = big_pixels
@@ -559,6 +563,8 @@ class Callbacks:
                                                      superseded=self.superseded(request, image), progress=progress,
                                                      treat_as=treat),
                                 lambda t: (skip, skip, skip, skip, status_line(f"{t} ({w}x{h} px)")))
+        if self.strength != 1.0:  # a new result: the cached one (and the analysis) keep the network's output
+            res = self.restorer.apply_strength(res, self.strength, treated=treat is not None)
         size = fit_size(h, w, SLIDER_MAX_SIDE)
         stem = Path(image).stem[:60] if isinstance(image, (str, Path)) else "image"
         jobs = [self.scratch.pool.submit(self.scratch.png, res.image, f"{stem}_restored", True),
@@ -610,6 +616,12 @@ class Callbacks:
             lines.append(f"On synthetic {pred} at five strengths (validation photos) these weights gain {lo:+.1f} to "
                          f"{hi:+.1f} dB PSNR" + (": expect the result to look much like the input." if hi < GAIN_VISIBLE_DB
                                                  else "."))
+        if res.strength < 1.0 and self.strength == "auto":
+            lines.append(f"**Applied at {res.strength:.0%} strength** (do no harm: the result keeps "
+                         f"1 - P(clean) of the network's change; the model is {1 - res.strength:.0%} sure the photo "
+                         "is clean). Choose a degradation under *Treat as* to apply it fully.")
+        elif res.strength < 1.0:
+            lines.append(f"**Applied at {res.strength:.0%} strength** (the app's `--strength` setting).")
         lines += [f"Restored {w}x{h} px in **{res.seconds:.2f} s** ({tiles}).",
                  f"Cosine similarity of the global embedding to each class prototype: {sims}."]
         if shown != (h, w):

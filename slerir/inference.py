@@ -20,6 +20,7 @@ to the tile seams, which are blended with linear ramps.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -352,18 +353,21 @@ class Restorer:
                                          global_stats=global_stats, treat_as=treat)
         else:
             res = self._restore_once(image, capture, top_k, fusion, force_expert, tile, progress, global_stats, treat)
-        return self._apply_strength(res, strength, treat is not None)
+        return self.apply_strength(res, strength, treat is not None)
 
-    def _apply_strength(self, res: RestorationResult, strength: float | str, treated: bool) -> RestorationResult:
-        """``restore(strength=...)``: keep that share of the change (see ``restore``)."""
+    def apply_strength(self, res: RestorationResult, strength: float | str, treated: bool = False) -> RestorationResult:
+        """``res`` with ``strength`` applied (see ``restore``; ``treated``: restored with ``treat_as``): a new
+        result (``res`` itself is left as it is) whose image keeps that share of the change."""
         if strength == "auto":
             s = 1.0 if treated or "clean" not in self.classes else 1.0 - float(res.class_probs[self.classes.index("clean")])
-        else:
+        elif isinstance(strength, (int, float)) and not isinstance(strength, bool) and 0.0 <= float(strength) <= 1.0:
             s = float(strength)
+        else:
+            raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
+        out = dataclasses.replace(res, strength=s)
         if s != 1.0:
-            res.image = np.clip(res.input + np.float32(s) * (res.image - res.input), 0.0, 1.0).astype(np.float32)
-        res.strength = s
-        return res
+            out.image = np.clip(res.input + np.float32(s) * (res.image - res.input), 0.0, 1.0).astype(np.float32)
+        return out
 
     def _restore_once(self, image, capture, top_k, fusion, force_expert, tile, progress,
                       global_stats=None, treat_as: int | None = None) -> RestorationResult:

@@ -665,3 +665,30 @@ def test_zoom_shows_a_one_to_one_crop(app, images):
     assert np.array_equal(b, src)  # 1:1 and lossless
     assert _fetch(_file_of(after), url).size == (200, 150)
     assert "Pixels 0-200 x 0-150 of 200x150" in text
+
+
+def test_restore_tab_applies_the_do_no_harm_strength(weights, tmp_path):
+    """Callbacks(strength="auto"): the Restore tab keeps 1 - P(clean) of the network's change and says so; the
+    cached result (which the analysis reuses) keeps the network's own output; treat_as applies it fully."""
+    from demo.callbacks import Callbacks
+
+    img_path = tmp_path / "x.png"
+    Image.fromarray((np.random.default_rng(5).random((40, 56, 3)) * 255).astype(np.uint8)).save(img_path)
+    r = Restorer.from_pretrained(weights)
+    full = Callbacks(r).restore(str(img_path))
+    cb = Callbacks(r, strength="auto")
+    auto = cb.restore(str(img_path))
+    net = cb.run(cb.load(str(img_path)), capture=False)  # the cache: the network's output
+    p_clean = float(net.class_probs[r.classes.index("clean")])
+    got = np.asarray(Image.open(_file_of(auto[1])).convert("RGB"), np.float32) / 255
+    want = np.clip(net.input + (1 - p_clean) * (net.image - net.input), 0, 1)
+    assert np.abs(got - want).max() <= 1 / 255 + 1e-6
+    if p_clean > 0.01:
+        assert "strength" in auto[3] and "strength" not in full[3]
+    treated = cb.restore(str(img_path), "noise")
+    assert "strength" not in treated[3]
+    # a clean-looking photo comes back as it was
+    cb0 = Callbacks(r, strength=0.0)
+    out = cb0.restore(str(img_path))
+    back = np.asarray(Image.open(_file_of(out[1])).convert("RGB"))
+    assert np.array_equal(back, np.asarray(Image.open(img_path).convert("RGB")))
