@@ -34,7 +34,7 @@ def test_validate_table_matches_trainer_validation(tmp_path, weights_dir, data_r
 
 
 class _Identity(torch.nn.Module):
-    """Returns its (padded) input and always recognises "clean": a model that changes nothing."""
+    """Returns its input and always recognises "clean": a model that changes nothing."""
 
     def __init__(self, pad_multiple: int = 8):
         super().__init__()
@@ -46,11 +46,15 @@ class _Identity(torch.nn.Module):
         return SimpleNamespace(image=x, proto_sim_global=torch.tensor([[1.0, 0, 0, 0, 0, 0]]))
 
 
-def test_validate_pads_and_crops_back_and_caps_clean(data_root):
+def test_validate_hands_whole_photos_to_the_model_and_caps_clean(data_root):
+    """The model pads for itself (SLERIR.forward), so validation hands it each photo at its own size (481 x 321,
+    odd sides included) and scores the output at that size."""
     model = _Identity(pad_multiple=8)
-    res = validate(model, val_set_full(root=data_root, n=2), torch.device("cpu"), "full")
-    assert all(h % 8 == 0 and w % 8 == 0 for h, w in model.shapes)  # 481 x 321 padded to multiples of 8
-    assert res["clean"] == float("inf") and res["dark"] == float("inf")  # cropped back exactly
+    samples = val_set_full(root=data_root, n=2)
+    res = validate(model, samples, torch.device("cpu"), "full")
+    assert model.shapes == [tuple(s["gt"].shape[-2:]) for s in samples]  # (3, H, W) arrays
+    assert any(h % 8 or w % 8 for h, w in model.shapes)  # unpadded: the model's job
+    assert res["clean"] == float("inf") and res["dark"] == float("inf")  # an identity changes nothing
     assert res["score"] == pytest.approx(40.0) and res["recognition"] == 1.0  # clean capped at CLEAN_CAP_DB
 
 
