@@ -18,13 +18,14 @@ input; recognition >= 70% for rain, haze, low light and noise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from lab.common import emit, load_restorer
 
 PAIRED = {"SIDD_samples": "noise", "Raindrop_pairs": "rain"}
 NOREF = {"RNI15_noisy": "noise", "DND_patches_noisy": "noise", "SIRR_real_rain": "rain", "Raindrop_real": "rain",
@@ -129,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most this many images per set (quick looks)")
     ap.add_argument("--out", default=None, help="markdown here, JSON beside it")
     args = ap.parse_args(argv)
-    from slerir.checkpoint import CheckpointError
-    from slerir.inference import Restorer
 
     try:
         root = real_root(args.data_root)
@@ -139,22 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = {"command": "python -m lab.real_check " + " ".join(argv if argv is not None else sys.argv[1:]), "weights": {}}
     for w in args.weights:
-        try:
-            restorer = Restorer.from_pretrained(w)
-        except (CheckpointError, FileNotFoundError) as e:
-            print(f"error: {w}: {e}", file=sys.stderr)
+        restorer = load_restorer(w)
+        if restorer is None:
             return 2
         t0 = time.perf_counter()
         r = check(restorer, root, args.limit, progress=lambda s: print(f"  {w}: {s}", file=sys.stderr, flush=True))
         r["seconds"] = time.perf_counter() - t0
         results["weights"][w] = r
-    md = to_markdown(results)
-    print(md)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md)
-        out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    emit(to_markdown(results), results, args.out)
     return 0
 
 

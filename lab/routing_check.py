@@ -20,11 +20,11 @@ split at least 3 of 4 composites (``split >= 0.75``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from lab.common import emit, load_restorer
 
 KIND_STRENGTH = 0.5
 COMPOSITES = (("noise", "haze"), ("rain", "lowlight"), ("noise", "rain"), ("haze", "blur"))
@@ -123,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 1 or args.side < 32 or (args.scale_min is not None and args.scale_min < 0):
         print("error: --images must be >= 1, --side >= 32 and --scale-min >= 0", file=sys.stderr)
         return 2
-    from slerir.checkpoint import CheckpointError
     from slerir.data import load_clean_images
-    from slerir.inference import Restorer
 
     try:
         photos = [_crop(p, args.side) for p in load_clean_images(args.data_root, "val")[: args.images]]
@@ -135,10 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     singles, comps = probe_images(photos)
     results = {"command": "python -m lab.routing_check " + " ".join(argv if argv is not None else sys.argv[1:]), "weights": {}}
     for w in args.weights:
-        try:
-            restorer = Restorer.from_pretrained(w)
-        except (CheckpointError, FileNotFoundError) as e:
-            print(f"error: {w}: {e}", file=sys.stderr)
+        restorer = load_restorer(w)
+        if restorer is None:
             return 2
         if args.scale_min is not None:
             for i in range(len(restorer.model.routed_blocks())):
@@ -146,13 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = layer_stats(restorer, singles, comps)
         results["weights"][w] = {"layers": rows, "targets": targets(rows), "images": len(photos), "side": args.side,
                                  "kinds": sorted({k for _, k in singles}), "composites": len(comps)}
-    md = to_markdown(results)
-    print(md)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md)
-        out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    emit(to_markdown(results), results, args.out)
     return 0
 
 
