@@ -22,6 +22,7 @@ Usage: python benchmarks/app_latency.py [--weights PATH] [--runs 5] [--big-runs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -109,6 +110,25 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+@contextlib.contextmanager
+def app_server(args, env: dict, stderr=subprocess.DEVNULL):
+    """``python app.py`` on a free port, answering HTTP; yields (process, url) and stops it afterwards."""
+    port = free_port(args.port)
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights", args.weights, "--port", str(port),
+                             "--threads", str(args.threads)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    try:
+        wait_http(url, proc)
+        yield proc, url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=os.environ.get("SLERIR_WEIGHTS") or str(ROOT / "assets" / "weights"))
@@ -189,25 +209,13 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     if huge:  # a fresh server: its peak is that of this upload, not of the 3 MP runs before it
-        port = free_port(args.port)
-        url = f"http://127.0.0.1:{port}/"
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights", args.weights, "--port", str(port),
-                                 "--threads", str(args.threads)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-        try:
-            wait_http(url, proc)
+        with app_server(args, env) as (proc, url):
             client = Client(url, verbose=False, download_files=False)
             client.predict(handle_file(str(images[0])), api_name="/restore")  # the app as a user finds it: warm
             p = handle_file(str(huge[0]))
             client.predict(p, api_name="/restore")
             client.predict(p, 0.55, api_name="/analyze")
             results["peak_rss_16mp_mb"].append(peak_rss_mb(proc.pid))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     import torch
 
     threads = args.threads or torch.get_num_threads()
