@@ -49,7 +49,6 @@ def free_port(preferred: int) -> int:
 
 def make_images(n: int, out: Path) -> list[Path]:
     """n 512x512 noisy versions of scikit-image's astronaut (sigma 25, different seeds)."""
-    import numpy as np
     import skimage.data
     from PIL import Image
 
@@ -154,14 +153,8 @@ def main() -> None:
                                        "peak_rss_16mp_mb": []}
     img_i = 0
     for start in range(args.starts):
-        port = free_port(args.port)
-        url = f"http://127.0.0.1:{port}/"
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--weights", args.weights, "--port", str(port),
-                                 "--threads", str(args.threads)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            wait_http(url, proc)
+        with app_server(args, env, stderr=subprocess.PIPE) as (proc, url):
             results["startup_page_s"].append(time.perf_counter() - t0)
             # download_files=False: time the server and the transfer of results, not writing them to disk here
             client = Client(url, verbose=False, download_files=False)
@@ -202,12 +195,6 @@ def main() -> None:
                     if job.done():
                         print("note: the 3 MP analysis ended before the 512x512 restore did", file=sys.stderr)
                     job.result(timeout=600)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     if huge:  # a fresh server: its peak is that of this upload, not of the 3 MP runs before it
         with app_server(args, env) as (proc, url):
             client = Client(url, verbose=False, download_files=False)
