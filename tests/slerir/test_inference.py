@@ -1,4 +1,5 @@
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from PIL import Image
 from slerir.imaging import ImageError, load_image, to_rgb_float
 from slerir.inference import Restorer
 from tests.conftest import make_model
+
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "weights"  # the library has no default weights
 
 
 def _psnr(a, b):
@@ -48,7 +51,7 @@ def test_default_overlap_narrows_seams_of_the_shipped_model():
 
     photo = np.asarray(Image.fromarray(data.coffee()).resize((600, 400), Image.BICUBIC), np.float32) / 255
     img = np.clip(add_blur(photo, 0.5, np.random.default_rng(0)), 0, 1)
-    r = Restorer.from_pretrained(tile=256)
+    r = Restorer.from_pretrained(SHIPPED, tile=256)
     assert r.overlap == 96
     whole = r.restore(img, capture=False, tile=1024)
     wide = r.restore(img, capture=False)
@@ -275,7 +278,7 @@ def test_gpu_and_cpu_agree_within_40_db():
     """The shipped weights on CUDA and on the CPU: the same restoration up to float32 summation order
     (at least 40 dB PSNR apart), whole and tiled, and the same recognised class."""
     img = _shipped_example()
-    cpu, gpu = Restorer.from_pretrained(device="cpu"), Restorer.from_pretrained(device="cuda")
+    cpu, gpu = Restorer.from_pretrained(SHIPPED, device="cpu"), Restorer.from_pretrained(SHIPPED, device="cuda")
     assert gpu.device.type == "cuda"
     for kw in ({}, {"tile": 128}):
         a, b = cpu.restore(img, **kw), gpu.restore(img, **kw)
