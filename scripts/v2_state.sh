@@ -29,7 +29,6 @@ case "${1:-status}" in
     cp "$RUN/state.pt" "$RUN/log.jsonl" "$KEEP/"
     [ -f "$RUN/val.jsonl" ] && cp "$RUN/val.jsonl" "$KEEP/"
     [ -d "$RUN/val_weights" ] && rm -rf "$KEEP/val_weights" && cp -r "$RUN/val_weights" "$KEEP/"
-    [ -d "$RUN/best" ] && rm -rf "$KEEP/best" && cp -r "$RUN/best" "$KEEP/"
     du -sh "$KEEP"
     ;;
   status)
