@@ -20,10 +20,11 @@ case "${1:-status}" in
     echo "training in the background (pid $!), log $RUN.out"
     ;;
   save)
-    pids=$(pgrep -f "slerir.train.*--out $RUN" || true)
+    pat="slerir[.]train.*--out ([^ ]*/)?$RUN( |\$)"  # --out runs/tiny_v2 or an absolute path ending in it
+    pids=$(pgrep -f "$pat" || true)
     if [ -n "$pids" ]; then
       kill -TERM $pids
-      for _ in $(seq 1 120); do pgrep -f "slerir.train.*--out $RUN" >/dev/null || break; sleep 1; done
+      for _ in $(seq 1 120); do pgrep -f "$pat" >/dev/null || break; sleep 1; done
     fi
     mkdir -p "$KEEP"
     cp "$RUN/state.pt" "$RUN/log.jsonl" "$KEEP/"
