@@ -97,12 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     card = ASSETS / "MODEL_CARD.md"
     model_card = card.read_text(encoding="utf-8") if card.is_file() else None
 
+    from slerir.inference import OptionError, parse_strength
+
     try:
-        strength = args.strength if args.strength == "auto" else float(args.strength)
-        if strength != "auto" and not 0.0 <= strength <= 1.0:
-            raise ValueError
-    except ValueError:
-        sys.exit(f"SLER-IR Studio: --strength must be 'auto' or a number in [0, 1], got {args.strength!r}")
+        strength = parse_strength(args.strength)
+    except OptionError as e:
+        sys.exit(f"SLER-IR Studio: --strength: {e}")
     demo = build_demo(restorer, bank=bank, model_card=model_card, gains=load_gains(args.levels, weights, fingerprint),
                       strength=strength)
     demo.slerir_callbacks.warm_up()

@@ -165,6 +165,26 @@ def _stride(level: int) -> int:
     return 2 ** (level + 1)
 
 
+def check_strength(strength) -> float | str:
+    """``strength`` itself if it is "auto" or a number in [0, 1]; else ``OptionError``."""
+    if strength == "auto" or (isinstance(strength, (int, float)) and not isinstance(strength, bool)
+                              and 0.0 <= float(strength) <= 1.0):
+        return strength
+    raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
+
+
+def parse_strength(text: str) -> float | str:
+    """A command line's strength: "auto" or a number in [0, 1] (``OptionError`` otherwise)."""
+    if text == "auto":
+        return text
+    try:
+        return check_strength(float(text))
+    except ValueError as e:
+        if isinstance(e, OptionError):
+            raise
+        raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {text!r}") from None
+
+
 def _tile_starts(n: int, tile: int, step: int, multiple: int) -> list[int]:
     if n <= tile:
         return [0]
@@ -344,9 +364,7 @@ class Restorer:
         if treat_as is not None and treat_as not in self.classes:
             raise OptionError(f"treat_as must be one of {', '.join(self.classes)} or None, got {treat_as!r}")
         treat = None if treat_as is None else self.classes.index(treat_as)
-        if not (strength == "auto" or (isinstance(strength, (int, float)) and not isinstance(strength, bool)
-                                       and 0.0 <= float(strength) <= 1.0)):
-            raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
+        check_strength(strength)  # before the work, not after it
         if self.ensemble:
             res = self._restore_ensemble(image, ENSEMBLES[self.ensemble], capture=capture, top_k=top_k,
                                          fusion=fusion, force_expert=force_expert, tile=tile, progress=progress,
@@ -358,12 +376,10 @@ class Restorer:
     def apply_strength(self, res: RestorationResult, strength: float | str, treated: bool = False) -> RestorationResult:
         """``res`` with ``strength`` applied (see ``restore``; ``treated``: restored with ``treat_as``): a new
         result (``res`` itself is left as it is) whose image keeps that share of the change."""
-        if strength == "auto":
+        if check_strength(strength) == "auto":
             s = 1.0 if treated or "clean" not in self.classes else 1.0 - float(res.class_probs[self.classes.index("clean")])
-        elif isinstance(strength, (int, float)) and not isinstance(strength, bool) and 0.0 <= float(strength) <= 1.0:
-            s = float(strength)
         else:
-            raise OptionError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
+            s = float(strength)
         out = dataclasses.replace(res, strength=s)
         if s != 1.0:
             out.image = np.clip(res.input + np.float32(s) * (res.image - res.input), 0.0, 1.0).astype(np.float32)

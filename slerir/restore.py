@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .imaging import IMAGE_EXTENSIONS, ImageError, save_png
-from .inference import Restorer
+from .inference import OptionError, Restorer, parse_strength
 from .paths import cli_weights
 
 
@@ -33,15 +33,10 @@ def class_summary(classes, probs) -> str:
 
 def _strength(text: str) -> float | str:
     """--strength: 'auto' or a number in [0, 1] (argparse reports anything else as a usage error)."""
-    if text == "auto":
-        return text
     try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}")
-    return v
+        return parse_strength(text)
+    except OptionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _restore_one(restorer: Restorer, src: Path, dst: Path, args) -> str:

@@ -64,3 +64,14 @@ def test_classify_reports_what_restore_reports(restorer, img):
     assert np.allclose(probs, restorer.restore(img, capture=False).class_probs, atol=1e-5)
     big = np.tile(img, (3, 3, 1))
     assert np.allclose(restorer.classify(big, tile=64), restorer.restore(big, capture=False, tile=64).class_probs, atol=1e-5)
+
+
+def test_parse_strength_is_the_one_check():
+    from slerir.inference import check_strength, parse_strength
+    assert parse_strength("auto") == "auto" and parse_strength("1") == 1.0
+    for bad in ("1.5", "-0.1", "strong", "nan"):
+        with pytest.raises(OptionError):
+            parse_strength(bad)
+    assert check_strength(0.5) == 0.5
+    with pytest.raises(OptionError):
+        check_strength(True)
