@@ -87,13 +87,15 @@ def check(restorer, root: Path, limit: int | None = None, progress=None) -> dict
             preds.append(restorer.classes[int(np.argmax(probs))])
             if progress:
                 progress(f"{name}/{p.name}")
-        out["noref"][name] = {"kind": kind, "n": len(preds), "recognised": float(np.mean([q == kind for q in preds])),
-                              "predicted": dict(Counter(preds))}
-    by_kind: dict[str, list[bool]] = {}
-    for name, r in out["noref"].items():
-        by_kind.setdefault(r["kind"], []).extend([True] * round(r["recognised"] * r["n"]) +
-                                                 [False] * (r["n"] - round(r["recognised"] * r["n"])))
-    out["recognition_by_kind"] = {k: float(np.mean(v)) for k, v in by_kind.items()}
+        counts = Counter(preds)
+        out["noref"][name] = {"kind": kind, "n": len(preds), "recognised": counts[kind] / max(1, len(preds)),
+                              "predicted": dict(counts)}
+    by_kind: dict[str, list[int]] = {}  # kind -> [recognised, photos] over its sets
+    for r in out["noref"].values():
+        acc = by_kind.setdefault(r["kind"], [0, 0])
+        acc[0] += r["predicted"].get(r["kind"], 0)
+        acc[1] += r["n"]
+    out["recognition_by_kind"] = {k: hit / max(1, n) for k, (hit, n) in by_kind.items()}
     sidd = out["paired"].get("SIDD_samples")
     rec = out["recognition_by_kind"]
     out["targets"] = {
