@@ -563,8 +563,7 @@ class Callbacks:
                                                      superseded=self.superseded(request, image), progress=progress,
                                                      treat_as=treat),
                                 lambda t: (skip, skip, skip, skip, status_line(f"{t} ({w}x{h} px)")))
-        if self.strength != 1.0:  # a new result: the cached one (and the analysis) keep the network's output
-            res = self.restorer.apply_strength(res, self.strength, treated=treat is not None)
+        res = self.as_shown(res, treat)
         size = fit_size(h, w, SLIDER_MAX_SIDE)
         stem = Path(image).stem[:60] if isinstance(image, (str, Path)) else "image"
         jobs = [self.scratch.pool.submit(self.scratch.png, res.image, f"{stem}_restored", True),
@@ -578,6 +577,13 @@ class Callbacks:
         yield ((before, after), png, probs, self.restore_summary(res, (h, w), size, treat),
                status_line(f"restored {w}x{h} px in {res.seconds:.1f} s; next: routing, GLGF and embedding views"))
 
+    def as_shown(self, res: RestorationResult, treat: str | None) -> RestorationResult:
+        """The result the Restore tab shows: ``res`` with the app's strength applied (a new result: the cached
+        one, which the analysis views reuse, keeps the network's output)."""
+        if self.strength == 1.0:
+            return res
+        return self.restorer.apply_strength(res, self.strength, treated=treat is not None)
+
     def zoom(self, image, treat_as: str | None = AUTO, fx: float = 0.5, fy: float = 0.5, side: int = ZOOM_SIDE):
         """A 1:1 crop of the before/after pair: ``side`` x ``side`` pixels of the full-size input and
         restoration (no scaling), centred at (fx, fy) of the image (fractions of its width and height).
@@ -585,7 +591,7 @@ class Callbacks:
         treat = self.treat_as(treat_as)
         img = self.load(image)
         h, w = img.shape[:2]
-        res = self.run(img, capture=False, treat_as=treat)
+        res = self.as_shown(self.run(img, capture=False, treat_as=treat), treat)  # as the Restore tab shows it
         ch, cw = min(side, h), min(side, w)
         y0 = int(round(min(max(float(fy), 0.0), 1.0) * (h - ch)))
         x0 = int(round(min(max(float(fx), 0.0), 1.0) * (w - cw)))

@@ -692,3 +692,17 @@ def test_restore_tab_applies_the_do_no_harm_strength(weights, tmp_path):
     out = cb0.restore(str(img_path))
     back = np.asarray(Image.open(_file_of(out[1])).convert("RGB"))
     assert np.array_equal(back, np.asarray(Image.open(img_path).convert("RGB")))
+
+
+def test_zoom_shows_what_the_restore_tab_shows(weights, tmp_path):
+    """The 1:1 zoom of the before/after pair takes the same strength as the Restore tab's result."""
+    from demo.callbacks import Callbacks
+
+    img_path = tmp_path / "z.png"
+    Image.fromarray((np.random.default_rng(6).random((40, 56, 3)) * 255).astype(np.uint8)).save(img_path)
+    r = Restorer.from_pretrained(weights)
+    for strength in (0.0, 1.0):
+        cb = Callbacks(r, strength=strength)
+        (before, after), _ = cb.zoom(str(img_path), side=64)
+        shown = np.asarray(Image.open(_file_of(cb.restore(str(img_path))[1])).convert("RGB"))
+        assert np.array_equal(np.asarray(Image.open(after).convert("RGB")), shown)
