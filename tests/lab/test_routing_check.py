@@ -35,11 +35,14 @@ def test_layer_stats_and_targets(restorer):
         k = restorer.model.cfg.top_k
         assert 1.0 / k - 1e-6 <= r["top1"] <= 1.0 + 1e-6  # under top-k the largest weight is at least 1/k
         assert 0.0 <= r["nmi"] <= 1.0 and 0.0 <= r["split"] <= 1.0
-    decisive = [dict(r, top1=0.9, nmi=0.6, split=1.0) for r in rows] + [dict(rows[0], name="x")] * 3
-    t = routing_check.targets(decisive[:9] if len(decisive) >= 9 else decisive)
-    assert t["decisive_layers"] >= min(6, len(rows)) and t["split_layers"] >= min(4, len(rows))
-    tied = [dict(r, top1=0.5, nmi=0.6, split=1.0) for r in rows]
-    assert routing_check.targets(tied)["met"] is False
+    # the targets on nine hand-made layers: 6 decisive, mean NMI 0.5, 4 splitting -> met; one fewer of each -> not
+    def layers(decisive, split, nmi=0.5):
+        return [{"name": f"l{i}", "level": 0, "top1": 0.9 if i < decisive else 0.5, "nmi": nmi,
+                 "split": 1.0 if i < split else 0.0} for i in range(9)]
+    assert routing_check.targets(layers(6, 4)) == {"decisive_layers": 6, "mean_nmi": 0.5, "split_layers": 4, "met": True}
+    assert routing_check.targets(layers(5, 4))["met"] is False
+    assert routing_check.targets(layers(6, 3))["met"] is False
+    assert routing_check.targets(layers(6, 4, nmi=0.49))["met"] is False
 
 
 def test_routing_check_cli_errors_cleanly(tmp_path, capsys):
