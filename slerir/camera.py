@@ -178,14 +178,19 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tup
                                                        "strength": s}
 
 
-def night(img: np.ndarray, strength: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """A dark capture of ``img``: exposure cut 3.3-50x in linear light (stronger with ``strength``),
-    with a smooth spatial gain up to 6x where a light source or a bright sky is, then high-ISO noise."""
+NIGHT_EXPOSURE = (0.3, 0.02)  # linear exposure of a dark capture at strength 0 .. 1 (unless given)
+
+
+def night(img: np.ndarray, strength: float, rng: np.random.Generator,
+          exposure: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """A dark capture of ``img``: exposure cut in linear light (``exposure``, or 3.3-50x, stronger with
+    ``strength``), with a smooth spatial gain up to 6x where a light source or a bright sky is, then
+    high-ISO noise (stronger with ``strength``)."""
     from slerir.degradations import smooth_field
 
     s = float(strength)
     h, w = img.shape[:2]
-    cut = _lerp_log((0.3, 0.02), s)
+    cut = float(exposure) if exposure is not None else _lerp_log(NIGHT_EXPOSURE, s)
     spread = float(rng.uniform(0.0, math.log(6.0)))
     gain = np.exp(spread * (smooth_field((h, w), rng, cells=int(rng.integers(2, 5))) - 1.0))[:, :, None]
     exposure = (cut * gain).astype(np.float32)

@@ -166,6 +166,16 @@ def _uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
     return float(rng.uniform(lo_hi[0], lo_hi[1]))
 
 
+def _real_lowlight(sp, rng, exposure):
+    """A dark capture; ``exposure`` (lo, hi): its linear exposure cut, log-uniform in that range (None:
+    from the strength, ``slerir.camera.NIGHT_EXPOSURE``). Kept below the ``dim`` augmentation's range, a
+    dark capture to brighten and a dim photo to keep dim do not share inputs."""
+    if exposure is None:
+        return replace(sp, real=True)
+    lo, hi = sorted(float(v) for v in exposure)
+    return replace(sp, real=True, exposure=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+
+
 def _partial(specs, rng, coin):
     """A two-kind mixture keeps only its first kind on its partial mask: the rest of the patch stays
     clean, so the local embedding also learns "clean" as a per-pixel answer."""
@@ -266,7 +276,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         sp, sigma=None, real=True, strength=_uniform(rng, strength))), {"strength": REAL_NOISE_STRENGTH}),
     "real_rain": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(
         sp, density=None, wide=False, real=True))),  # depth layers and a veil
-    "real_lowlight": Augmentation("spec", each_spec("lowlight", lambda sp, rng: replace(sp, real=True))),
+    "real_lowlight": Augmentation("spec", each_spec("lowlight", _real_lowlight), {"exposure": None}),
     # input: the degraded input only (target untouched)
     "jpeg": Augmentation("input", _jpeg, {"quality": JPEG_QUALITY}),  # every shared photo went through JPEG
     # clean: input and target alike
@@ -321,6 +331,8 @@ def _kind_list(value: Any, key: str, where: str) -> frozenset[str] | None:
 
 
 def _check_param(name: str, value: Any, default: Any, where: str) -> Any:
+    if default is None and value is not None:  # an optional range [lo, hi] (None: the augmentation's own)
+        default = (0.0, 0.0)
     if isinstance(default, (tuple, list)):  # a range [lo, hi]
         ok = (isinstance(value, (tuple, list)) and len(value) == len(default)
               and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)

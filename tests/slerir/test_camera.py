@@ -62,6 +62,11 @@ def test_real_rain_adds_bright_streaks_and_night_darkens():
     dark, q = camera.night(photo, 0.6, np.random.default_rng(6))
     assert dark.mean() < 0.7 * photo.mean()
     assert q["exposure"] < 0.4
+    # an explicit exposure cut overrides the strength's: darker at a smaller cut, the noise unchanged
+    darker, r = camera.night(photo, 0.6, np.random.default_rng(6), exposure=0.005)
+    assert r["exposure"] == 0.005 and darker.mean() < 0.6 * dark.mean()
+    spec = DegradationSpec("lowlight", strength=0.6, real=True, exposure=0.005)
+    assert degrade((photo * 255).astype(np.uint8), [spec], seed=3).params[0]["exposure"] == 0.005
 
 
 def test_spec_real_flag():

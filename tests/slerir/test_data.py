@@ -729,6 +729,15 @@ def test_v2_camera_augmentations_draw_what_they_say():
         specs = entry.augmentation.fn([DegradationSpec(kind, sigma=25.0) if kind == "noise" else DegradationSpec(kind)],
                                       rng, lambda: True, **entry.params)
         assert specs[0].real and specs[0].kind == kind and specs[0].sigma is None
+    # real_lowlight's exposure range: drawn log-uniformly inside it; the spec carries it to camera.night
+    entry = parse_recipe([{"aug": "real_lowlight", "share": 1.0, "exposure": [0.003, 0.04]}])[0]
+    cuts = [entry.augmentation.fn([DegradationSpec("lowlight")], rng, lambda: True, **entry.params)[0].exposure
+            for _ in range(200)]
+    assert 0.003 <= min(cuts) < 0.006 and 0.03 < max(cuts) <= 0.04
+    with pytest.raises(ValueError, match="exposure must be a range"):
+        parse_recipe([{"aug": "real_lowlight", "share": 1.0, "exposure": 0.01}])
+    with pytest.raises(ValueError, match="exposure"):
+        DegradationSpec("lowlight", exposure=0.01)  # real=False: a dark capture's cut means nothing there
     gt = np.random.default_rng(1).random((48, 48, 3)).astype(np.float32)
     lq = np.clip(gt + 0.1, 0, 1).astype(np.float32)
     op = AUGMENTATIONS["jpeg"].fn(rng, quality=(60, 60))
