@@ -63,9 +63,10 @@ PLAYGROUND_MAX_SIDE = 768  # Playground images are downscaled to this (degradati
 LOCAL_SAMPLES = 300  # local embeddings drawn in the sphere / UMAP views
 CACHE_BYTES = 600 * 2**20  # memory for cached restorations
 ANALYSIS_MAX_SIDE = 768  # the analysis views of a larger photo are computed on a copy downscaled to this
-# Up to this many padded pixels run in one pass: tiles of 1024 px cover a 2000x1500 photo with six tiles
-# (6.3 MP of work for 3 MP); one pass costs about 1.7 GB of memory at this size.
-WHOLE_MAX_PIXELS = 2048 * 1536
+# Up to this many padded pixels run in one pass. The model's time per pixel is flat up to about 0.6 MP and
+# grows beyond (memory traffic): a 2000x1500 photo takes 7.6 s in one pass and 5.0-5.4 s in nine 736x568
+# tiles (the library's tiles share each side evenly), measured with benchmarks/app_latency.py's photo.
+WHOLE_MAX_PIXELS = 1024 * 1024
 BIG_PIXELS = 1024 * 1024  # restorations above this take turns (one at a time); smaller ones run beside them
 POLL_S = 0.25  # how often a running restoration's status is refreshed
 MODEL_WORKERS = 4  # threads running restorations (bounded further by each event's concurrency limit)
@@ -392,8 +393,8 @@ class Callbacks:
         return read_image(image, max_pixels=self.max_pixels, min_side=MIN_SIDE)
 
     def tile_for(self, h: int, w: int) -> int:
-        """Tile side for an (h, w) image: one pass up to ``whole_max_pixels`` padded pixels (tiling a
-        2000x1500 photo at 1024 px would do twice its work in overlaps), ``self.tile`` above."""
+        """Tile side for an (h, w) image: one pass up to ``whole_max_pixels`` padded pixels, tiles of at
+        most ``self.tile`` px above (see ``WHOLE_MAX_PIXELS``)."""
         m = self.cfg.pad_multiple
         hp, wp = -(-h // m) * m, -(-w // m) * m
         return max(hp, wp, self.tile) if hp * wp <= self.whole_max_pixels else self.tile

@@ -287,3 +287,22 @@ def test_gpu_and_cpu_agree_within_40_db():
         assert a.predicted_class == b.predicted_class
         np.testing.assert_allclose(a.global_embedding, b.global_embedding, atol=1e-3)
         assert all((x.expert_map == y.expert_map).mean() > 0.95 for x, y in zip(a.routing, b.routing))
+
+
+@pytest.mark.parametrize("n, tile, overlap", [(2000, 768, 96), (1504, 768, 96), (4096, 768, 96), (520, 512, 96),
+                                              (304, 128, 32), (800, 768, 96), (2048, 512, 64), (96, 128, 32)])
+def test_tile_grid_covers_evenly_with_the_fewest_tiles(n, tile, overlap):
+    """Tiles cover [0, n) with at least ``overlap`` px between neighbours, at most ``tile`` px each, on the
+    pad multiple, in as few tiles as that allows, and no larger than sharing the length evenly needs."""
+    import math
+
+    from slerir.inference import _tile_grid
+
+    starts, side = _tile_grid(n, tile, overlap, 8)
+    assert side <= max(tile, n) and starts[0] == 0 and starts[-1] + side == n
+    assert all(s % 8 == 0 for s in starts) and starts == sorted(set(starts))
+    assert all(side - (b - a) >= overlap for a, b in zip(starts, starts[1:]))
+    fewest = 1 if n <= tile else math.ceil((n - overlap) / (tile - overlap))
+    assert len(starts) == fewest
+    if len(starts) > 1:  # shrunk to share the length: one multiple less would break the overlap
+        assert side - 8 < (n + (len(starts) - 1) * overlap) / len(starts)
