@@ -105,7 +105,9 @@ class TrainConfig:
         return cls(**d)
 
 
-INIT_SEARCH = ("assets/weights", "runs/*/weights", "runs/*/best", "runs/*/val_weights/*")  # for "sha256:" init_from
+# where a "sha256:" init_from is looked for; train_state/weights/ keeps each model that was shipped before (scripts/ship.sh)
+INIT_SEARCH = ("assets/weights", "train_state/weights/*", "runs/*/weights", "runs/*/best", "runs/*/val_weights/*",
+               "train_state/*/val_weights/*")
 
 
 def resolve_init(ref: str, search: tuple[str, ...] | None = None) -> Path:
