@@ -152,8 +152,17 @@ def _streak_layer(h: int, w: int, rng: np.random.Generator, density: float, leng
     return ndimage.gaussian_filter(layer, sig, mode="constant") * np.float32(peak)
 
 
-def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Rain with depth over ``img``: 2-3 streak layers at one wind angle and a veil (see module docstring)."""
+def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator,
+              scale: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rain with depth over ``img``: 2-3 streak layers at one wind angle and a veil (see module docstring).
+
+    ``scale`` (0.2..1): the streaks' size in pixels relative to a close view at full resolution. The same
+    rain seen further away or in a downscaled photo (most shared photos) has shorter, thinner, fainter and
+    denser streaks: lengths, widths and blur times ``scale``, density over ``scale``, brightness times
+    ``0.4 + 0.6 scale`` (a thin streak averages with the scene behind it)."""
+    if not 0.2 <= scale <= 1.0:
+        raise ValueError(f"rain scale must be in [0.2, 1], got {scale}")
+    f = float(scale)
     s = float(strength)
     h, w = img.shape[:2]
     angle = float(rng.uniform(-30.0, 30.0))
@@ -163,19 +172,19 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator) -> tup
         depth = i / max(1, n_layers - 1)
         layers.append(_streak_layer(
             h, w, rng,
-            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.006 * s) * (1.0 - 0.7 * depth),
-            length=float(rng.uniform(12, 30)) * (1 + 0.8 * depth),
-            width=float(rng.uniform(0.4, 0.7)) * (1 + 0.8 * depth),
+            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.006 * s) * (1.0 - 0.7 * depth) / f,
+            length=float(rng.uniform(12, 30)) * (1 + 0.8 * depth) * f,
+            width=float(rng.uniform(0.4, 0.7)) * (1 + 0.8 * depth) * f,
             angle=angle + float(rng.uniform(-4, 4)),
-            bright=float(rng.uniform(0.3, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.4 * s),
-            blur=float(rng.uniform(0.0, 0.5)) + 1.2 * depth * float(rng.random())))
+            bright=float(rng.uniform(0.3, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.4 * s) * (0.4 + 0.6 * f),
+            blur=(float(rng.uniform(0.0, 0.5)) + 1.2 * depth * float(rng.random())) * f))
     streaks = np.clip(sum(layers), 0.0, 1.0)[:, :, None]
     veil = float(rng.uniform(0.0, 0.12 + 0.2 * s))
     air = np.float32(rng.uniform(0.7, 0.95))
     scene = img * (1 - veil) + air * veil
     out = 1.0 - (1.0 - scene) * (1.0 - streaks * np.float32(rng.uniform(0.8, 1.0)))  # screen blend
     return np.clip(out, 0.0, 1.0).astype(np.float32), {"layers": n_layers, "angle_deg": angle, "veil": veil,
-                                                       "strength": s}
+                                                       "strength": s, "scale": f}
 
 
 NIGHT_EXPOSURE = (0.3, 0.02)  # linear exposure of a dark capture at strength 0 .. 1 (unless given)

@@ -118,6 +118,8 @@ class DegradationSpec:
             demosaic-correlated, 8-bit; ``strength`` 0 = daylight ~42 dB .. 1 = dim smartphone ~18 dB),
             rain in 2-3 depth layers with a veil, low light as a dark capture with a spatially varying
             exposure and high-ISO sensor noise. ``sigma``, ``density`` and ``wide`` do not apply.
+        scale: real rain only: the streaks' size relative to a close full-resolution view (0.2..1; see
+            :func:`slerir.camera.real_rain`: smaller is shorter, thinner, fainter and denser).
         exposure: real low light only: the capture's exposure cut in linear light (0.001..1; overrides the
             strength's 0.3..0.02, see :func:`slerir.camera.night`); the noise still follows ``strength``.
     """
@@ -135,6 +137,7 @@ class DegradationSpec:
     wide: bool = False
     real: bool = False
     exposure: float | None = None
+    scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -164,6 +167,8 @@ class DegradationSpec:
             raise ValueError("real is only meaningful for kind='noise', 'rain' or 'lowlight' (without sigma, density, wide)")
         if self.exposure is not None and (self.kind != "lowlight" or not self.real or not 0.001 <= self.exposure <= 1.0):
             raise ValueError("exposure (0.001..1) is only meaningful for kind='lowlight' with real=True")
+        if self.scale is not None and (self.kind != "rain" or not self.real or not 0.2 <= self.scale <= 1.0):
+            raise ValueError("scale (0.2..1) is only meaningful for kind='rain' with real=True")
         if self.beta is not None and (self.kind != "haze" or not HAZE_MIN_BETA <= self.beta <= HAZE_BETA[1]):
             raise ValueError(f"beta ({HAZE_MIN_BETA:g}..{HAZE_BETA[1]:g}) is only meaningful for kind='haze'")
 
@@ -573,13 +578,16 @@ def add_lowlight(img: np.ndarray, strength: float | None = None, rng: Any = None
 
 
 def _apply_real(kind: str, img: np.ndarray, strength: float | None, rng: np.random.Generator,
-                exposure: float | None = None):
+                exposure: float | None = None, scale: float | None = None):
     """``DegradationSpec(real=True)``: the camera/weather version of ``kind`` (``slerir.camera``)."""
     from slerir import camera
 
     s = _strength(strength, rng)
     if exposure is not None:
         out, p = camera.night(img, s, rng, exposure=exposure)
+        return out, {**p, "real": True}
+    if scale is not None:
+        out, p = camera.real_rain(img, s, rng, scale=scale)
         return out, {**p, "real": True}
     fn = {"noise": camera.camera_noise, "rain": camera.real_rain, "lowlight": camera.night}[kind]
     out, p = fn(img, s, rng)
@@ -623,7 +631,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying, "linear": sp.linear},
               "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density, "wide": sp.wide}}.get(sp.kind, {})
         if sp.real:
-            out, p = _apply_real(sp.kind, x, sp.strength, rng, sp.exposure)
+            out, p = _apply_real(sp.kind, x, sp.strength, rng, sp.exposure, sp.scale)
         else:
             out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:

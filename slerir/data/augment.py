@@ -166,6 +166,13 @@ def _uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
     return float(rng.uniform(lo_hi[0], lo_hi[1]))
 
 
+def _real_rain(sp, rng, scale):
+    """Rain in depth layers with a veil; ``scale`` (lo, hi): the streaks' size, uniform in that range (None:
+    a close full-resolution view, ``slerir.camera.real_rain``'s scale 1)."""
+    sp = replace(sp, density=None, wide=False, real=True)
+    return sp if scale is None else replace(sp, scale=_uniform(rng, scale))
+
+
 def _real_lowlight(sp, rng, exposure):
     """A dark capture; ``exposure`` (lo, hi): its linear exposure cut, log-uniform in that range (None:
     from the strength, ``slerir.camera.NIGHT_EXPOSURE``). Kept below the ``dim`` augmentation's range, a
@@ -274,8 +281,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # v2: degradations as cameras and weather make them (slerir.camera, DegradationSpec(real=True))
     "real_noise": Augmentation("spec", each_spec("noise", lambda sp, rng, strength: replace(
         sp, sigma=None, real=True, strength=_uniform(rng, strength))), {"strength": REAL_NOISE_STRENGTH}),
-    "real_rain": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(
-        sp, density=None, wide=False, real=True))),  # depth layers and a veil
+    "real_rain": Augmentation("spec", each_spec("rain", _real_rain), {"scale": None}),  # depth layers and a veil
     "real_lowlight": Augmentation("spec", each_spec("lowlight", _real_lowlight), {"exposure": None}),
     # input: the degraded input only (target untouched)
     "jpeg": Augmentation("input", _jpeg, {"quality": JPEG_QUALITY}),  # every shared photo went through JPEG

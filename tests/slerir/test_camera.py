@@ -58,6 +58,11 @@ def test_real_rain_adds_bright_streaks_and_night_darkens():
     assert rain.min() >= 0 and rain.max() <= 1
     assert (rain - img).max() > 0.2  # streaks
     assert p["layers"] in (2, 3)
+    # the same rain further away or downscaled: finer streaks, more of them, fainter
+    fine, pf = camera.real_rain(img, 0.7, np.random.default_rng(5), scale=0.3)
+    assert pf["scale"] == 0.3 and 0.01 < (fine - img).mean() and (fine - img).max() < (rain - img).max()
+    with pytest.raises(ValueError, match="scale"):
+        camera.real_rain(img, 0.7, np.random.default_rng(5), scale=0.1)
     photo = _photo(6, 128)
     dark, q = camera.night(photo, 0.6, np.random.default_rng(6))
     assert dark.mean() < 0.7 * photo.mean()

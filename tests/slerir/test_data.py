@@ -734,6 +734,12 @@ def test_v2_camera_augmentations_draw_what_they_say():
     cuts = [entry.augmentation.fn([DegradationSpec("lowlight")], rng, lambda: True, **entry.params)[0].exposure
             for _ in range(200)]
     assert 0.003 <= min(cuts) < 0.006 and 0.03 < max(cuts) <= 0.04
+    entry = parse_recipe([{"aug": "real_rain", "share": 1.0, "scale": [0.3, 1.0]}])[0]
+    scales = [entry.augmentation.fn([DegradationSpec("rain", wide=True)], rng, lambda: True, **entry.params)[0]
+              for _ in range(100)]
+    assert all(sp.real and not sp.wide and 0.3 <= sp.scale <= 1.0 for sp in scales)
+    with pytest.raises(ValueError, match="scale"):
+        DegradationSpec("rain", scale=0.5)  # real=False: the streak renderer of the benchmarks has no scale
     with pytest.raises(ValueError, match="exposure must be a range"):
         parse_recipe([{"aug": "real_lowlight", "share": 1.0, "exposure": 0.01}])
     with pytest.raises(ValueError, match="exposure"):
