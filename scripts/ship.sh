@@ -33,4 +33,5 @@ has routing && step routing python -m lab.routing_check --weights assets/weights
 has real && step real python -m lab.real_check --weights assets/weights --out "docs/real/$NAME.md"
 # the golden outputs guard the shipped model bit for bit: new weights are the one reason to re-record them
 has golden && step golden python tests/slerir/test_golden_outputs.py --record
-echo; echo "done: now update assets/MODEL_CARD.md and README.md from assets/eval/, docs/real/$NAME.md and docs/v2/routing_shipped.md"
+echo; echo "done: now update assets/MODEL_CARD.md, README.md (results, Limits) and demo/ABOUT.md (Limits, the near-tie"
+echo "wording) from assets/eval/, docs/real/$NAME.md and docs/v2/routing_shipped.md, and add the lineage to docs/LOG.md"
