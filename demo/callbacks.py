@@ -350,6 +350,7 @@ class Callbacks:
         self._big = threading.BoundedSemaphore(1)  # one large restoration at a time (memory, CPU)
         self._shown: OrderedDict[str, str | None] = OrderedDict()  # session -> the image its page shows now
         self._shown_lock = threading.Lock()
+        self._begun: OrderedDict[str, str] = OrderedDict()  # session -> the image whose restoration began last
         self.workers = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="slerir-model")
         self.bank = bank
         self.gains = gains or {}
@@ -516,7 +517,12 @@ class Callbacks:
         image stops, and blank every view that showed the previous image. Runs outside the queue (at once);
         takes the raw payload (no decoding). Returns None for every view and a status line."""
         path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+        sid = self._session(request)
+        with self._shown_lock:
+            begun = sid is not None and path is not None and self._begun.get(sid) == str(path)
         self.show(request, path)
+        if begun:  # under load this can run after the new image's own restoration began or ended: keep its views
+            return (gr.skip(),) * 16
         text = status_line("new image: restoring") if path else "Upload an image or pick an example."
         return (None,) * 15 + (text,)
 
@@ -559,6 +565,13 @@ class Callbacks:
             img = to_uint8(img)  # the restorer makes its own float copy, so a 16 MP photo keeps 0.15 GB less
         skip = gr.skip()
         self.show(request, image)
+        sid = self._session(request)
+        if sid is not None and isinstance(image, (str, Path)):
+            with self._shown_lock:  # new_image, arriving late, must not blank what this restoration shows
+                self._begun[sid] = str(image)
+                self._begun.move_to_end(sid)
+                while len(self._begun) > 4096:
+                    self._begun.popitem(last=False)
         yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
         res = yield from follow(self.run_with_status(img, capture=max(h, w) <= self.analysis_max_side,
                                                      superseded=self.superseded(request, image), progress=progress,

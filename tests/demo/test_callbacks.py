@@ -61,6 +61,10 @@ def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
     assert out[:15] == (None,) * 15 and "new image" in out[15]
     steps = cb.restore_steps(a, request=req)
     next(steps)  # started
+    # the page's new-input event for this same image, processed late (after its restoration began, as under
+    # load), must not blank what that restoration shows
+    import gradio as gr
+    assert cb.new_image({"path": a}, req) == (gr.skip(),) * 16
     stale = cb.superseded(req, a)
     assert not stale()
     cb.new_image({"path": b}, req)  # the user uploads another image
