@@ -429,8 +429,9 @@ def test_browser_targets(app, images):
             page.goto(url, wait_until="domcontentloaded")
             # first image: an upload restores and analyses by itself; the analysis tabs stay hidden meanwhile
             _upload(page, images["rgb"])
-            _wait_ready(page)
-            assert page.locator("#restore-slider img").count() >= 2
+            # the status turns Ready when the analysis ends; the slider draws its images once fetched
+            page.wait_for_function(f"({STATUS_JS})().startsWith('Ready') && "
+                                   "document.querySelectorAll('#restore-slider img').length >= 2", timeout=60_000)
             for name in ("Routing", "GLGF", "Embedding", "Restore"):  # mounted once, then hidden again
                 page.get_by_role("tab", name=name).click()
                 page.wait_for_timeout(300)
