@@ -294,6 +294,14 @@ class Scratch:
         return [(p, cap) for p, (_, cap) in zip(paths, items)]
 
 
+def _remember(table: OrderedDict, sid: str, value) -> None:
+    """``table[sid] = value``, keeping the most recent 4096 sessions (bounded: the oldest are forgotten)."""
+    table[sid] = value
+    table.move_to_end(sid)
+    while len(table) > 4096:
+        table.popitem(last=False)
+
+
 def pixel_key(img: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(str(img.shape).encode())
@@ -499,10 +507,7 @@ class Callbacks:
             return
         path = image if isinstance(image, (str, type(None))) else str(image)
         with self._shown_lock:
-            self._shown[sid] = path
-            self._shown.move_to_end(sid)
-            while len(self._shown) > 4096:  # bounded: forget the oldest sessions
-                self._shown.popitem(last=False)
+            _remember(self._shown, sid, path)
 
     def superseded(self, request, image) -> Callable[[], bool]:
         """A check that turns true once the session of ``request`` shows another image than ``image``."""
@@ -568,10 +573,7 @@ class Callbacks:
         sid = self._session(request)
         if sid is not None and isinstance(image, (str, Path)):
             with self._shown_lock:  # new_image, arriving late, must not blank what this restoration shows
-                self._begun[sid] = str(image)
-                self._begun.move_to_end(sid)
-                while len(self._begun) > 4096:
-                    self._begun.popitem(last=False)
+                _remember(self._begun, sid, str(image))
         yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
         res = yield from follow(self.run_with_status(img, capture=max(h, w) <= self.analysis_max_side,
                                                      superseded=self.superseded(request, image), progress=progress,

@@ -583,14 +583,9 @@ def _apply_real(kind: str, img: np.ndarray, strength: float | None, rng: np.rand
     from slerir import camera
 
     s = _strength(strength, rng)
-    if exposure is not None:
-        out, p = camera.night(img, s, rng, exposure=exposure)
-        return out, {**p, "real": True}
-    if scale is not None:
-        out, p = camera.real_rain(img, s, rng, scale=scale)
-        return out, {**p, "real": True}
     fn = {"noise": camera.camera_noise, "rain": camera.real_rain, "lowlight": camera.night}[kind]
-    out, p = fn(img, s, rng)
+    options = {k: v for k, v in (("exposure", exposure), ("scale", scale)) if v is not None}  # checked by the spec
+    out, p = fn(img, s, rng, **options)
     return out, {**p, "real": True}
 
 
