@@ -358,7 +358,6 @@ class Callbacks:
         self._big = threading.BoundedSemaphore(1)  # one large restoration at a time (memory, CPU)
         self._shown: OrderedDict[str, str | None] = OrderedDict()  # session -> the image its page shows now
         self._shown_lock = threading.Lock()
-        self._begun: OrderedDict[str, str] = OrderedDict()  # session -> the image whose restoration began last
         self.workers = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="slerir-model")
         self.bank = bank
         self.gains = gains or {}
@@ -520,16 +519,31 @@ class Callbacks:
     def new_image(self, payload, request: gr.Request = None):
         """An upload (or example, or clear) replaced the input: record it, so that work on the previous
         image stops, and blank every view that showed the previous image. Runs outside the queue (at once);
-        takes the raw payload (no decoding). Returns None for every view and a status line."""
+        takes the raw payload (no decoding). Returns None for every view and a status line.
+
+        The page starts the new image's restoration only once this answer is shown (``demo.ui`` chains
+        it with ``then``): answers of the queue and of direct calls reach the browser by different
+        connections, so a blank sent first could otherwise arrive after the restoration and erase it."""
         path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
-        sid = self._session(request)
-        with self._shown_lock:
-            begun = sid is not None and path is not None and self._begun.get(sid) == str(path)
         self.show(request, path)
-        if begun:  # under load this can run after the new image's own restoration began or ended: keep its views
-            return (gr.skip(),) * 16
         text = status_line("new image: restoring") if path else "Upload an image or pick an example."
         return (None,) * 15 + (text,)
+
+    def restore_new(self, image, treat_as: str | None = AUTO, request: gr.Request = None):
+        """``restore_steps`` for a changed input; a cleared input (None) has nothing to restore (its views
+        are blank already), so it yields nothing new instead of an error."""
+        if image is None:
+            yield (gr.skip(),) * 5
+            return
+        yield from self.restore_steps(image, treat_as, request)
+
+    def analyze_new(self, image, opacity: float = 0.55, treat_as: str | None = AUTO, map_mode: str = MAP_TOP1,
+                    request: gr.Request = None):
+        """``analyze_steps`` after ``restore_new``; nothing for a cleared input."""
+        if image is None:
+            yield (gr.skip(),) * 12
+            return
+        yield from self.analyze_steps(image, opacity, treat_as, map_mode, request)
 
     # -- Restore tab: /restore ------------------------------------------------------------------
     def treat_as(self, choice: str | None) -> str | None:
@@ -570,10 +584,6 @@ class Callbacks:
             img = to_uint8(img)  # the restorer makes its own float copy, so a 16 MP photo keeps 0.15 GB less
         skip = gr.skip()
         self.show(request, image)
-        sid = self._session(request)
-        if sid is not None and isinstance(image, (str, Path)):
-            with self._shown_lock:  # new_image, arriving late, must not blank what this restoration shows
-                _remember(self._begun, sid, str(image))
         yield skip, skip, skip, skip, status_line(f"restoring {w}x{h} px")
         res = yield from follow(self.run_with_status(img, capture=max(h, w) <= self.analysis_max_side,
                                                      superseded=self.superseded(request, image), progress=progress,

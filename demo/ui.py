@@ -456,11 +456,16 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                  agree_plot, glgf_gallery, sphere_plot, umap_plot, emb_text, summary_json]
         restore_outputs = [slider, download, probs, info, status]
         analysis_outputs = [*views[4:], status]
-        # A new input blanks every view at once (outside the queue, no decoding) and supersedes the work on
-        # the previous image; an upload starts its restoration by itself.
-        inp.change(cb.new_image, inputs=[inp], outputs=[*views, status], queue=False, preprocess=False,
-                   api_visibility="private", show_progress="hidden")
-        restore_ev = gr.on([run_btn.click, inp.upload, treat_as.input], user_errors(cb.restore_steps),
+        # A new input (upload, paste, webcam, example, clear) blanks every view at once (outside the queue,
+        # no decoding) and supersedes the work on the previous image; its restoration and analysis follow
+        # only once the blank is shown (then), so a late blank can never erase them
+        new_ev = inp.change(cb.new_image, inputs=[inp], outputs=[*views, status], queue=False, preprocess=False,
+                            api_visibility="private", show_progress="hidden")
+        (new_ev.then(user_errors(cb.restore_new), inputs=[inp, treat_as], outputs=restore_outputs,
+                     api_visibility="private", show_progress="minimal", show_progress_on=[status], **RESTORE_QUEUE)
+         .success(user_errors(cb.analyze_new), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
+                  api_visibility="private", show_progress="minimal", show_progress_on=[status], **ANALYSIS_QUEUE))
+        restore_ev = gr.on([run_btn.click, treat_as.input], user_errors(cb.restore_steps),
                            inputs=[inp, treat_as], outputs=restore_outputs, api_visibility="private",
                            show_progress="minimal", show_progress_on=[status], **RESTORE_QUEUE)
         restore_ev.success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
@@ -501,13 +506,9 @@ def build_demo(restorer: Restorer, bank=None, model_card: str | None = None,
                                **PLAYGROUND_QUEUE)
         again_btn.click(user_errors(cb.playground), inputs=pg_inputs, outputs=pg_outputs,
                         api_visibility="private", show_progress_on=[pg_text], **PLAYGROUND_QUEUE)
-        if ex_gallery is not None:  # an example click loads it and runs the same chain as the button
-            (ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
-                               show_progress="hidden")
-             .success(user_errors(cb.restore_steps), inputs=[inp, treat_as], outputs=restore_outputs,
-                      api_visibility="private", show_progress="minimal", show_progress_on=[status], **RESTORE_QUEUE)
-             .success(user_errors(cb.analyze_steps), inputs=[inp, opacity, treat_as, map_mode], outputs=analysis_outputs,
-                      api_visibility="private", show_progress="minimal", show_progress_on=[status], **ANALYSIS_QUEUE))
+        if ex_gallery is not None:  # an example click loads it; the new input restores and analyses it
+            ex_gallery.select(_pick([str(p) for p, _ in deg_examples]), None, inp, api_visibility="private",
+                              show_progress="hidden")
         if clean_gallery is not None:
             clean_gallery.select(_pick([str(p) for p in cln_examples]), None, clean_in, api_visibility="private",
                                  show_progress="hidden")

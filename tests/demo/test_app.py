@@ -473,6 +473,15 @@ def test_browser_targets(app, images):
                                    " return i && i.getAttribute('src') !== s; }", arg=before_src, timeout=30_000)
             assert "Treated as rain" in page.locator("#restore-summary").inner_text()
 
+            # an example click loads it into the input, which restores and analyses it like an upload
+            before_src = after()
+            page.locator("#restore-examples .thumbnail-item").first.click()
+            page.wait_for_function("(s) => { const i = document.querySelectorAll('#restore-slider img');"
+                                   " return i.length >= 2 && i[1].getAttribute('src') !== s; }",
+                                   arg=before_src, timeout=60_000)
+            _wait_ready(page)
+            assert page.locator("#restore-input img").count() >= 1
+
             # a phone: no tab makes the page scroll sideways
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
             phone.goto(url, wait_until="domcontentloaded")

@@ -59,12 +59,8 @@ def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
     a, b = _png(tmp_path / "a.png", 150, 200, 1), _png(tmp_path / "b.png", 150, 200, 2)
     out = cb.new_image({"path": a}, req)
     assert out[:15] == (None,) * 15 and "new image" in out[15]
-    steps = cb.restore_steps(a, request=req)
+    steps = cb.restore_new(a, request=req)
     next(steps)  # started
-    # the page's new-input event for this same image, processed late (after its restoration began, as under
-    # load), must not blank what that restoration shows
-    import gradio as gr
-    assert cb.new_image({"path": a}, req) == (gr.skip(),) * 16
     stale = cb.superseded(req, a)
     assert not stale()
     cb.new_image({"path": b}, req)  # the user uploads another image
@@ -78,6 +74,17 @@ def test_new_image_blanks_views_and_supersedes_running_work(restorer, tmp_path):
     cb.new_image({"path": b}, req)
     outs = list(user_errors(cb.analyze_steps)(a, 0.5, request=req))
     assert len(outs) == 1 and all(type(o).__name__ == "_Skip" or o is None or isinstance(o, dict) for o in outs[0])
+
+
+def test_a_cleared_input_restores_and_analyses_nothing(restorer):
+    """The page restores after every change of the input; clearing it is a change with nothing to do (no error)."""
+    import gradio as gr
+    cb = Callbacks(restorer, tile=64, whole_max_pixels=0)
+    req = SimpleNamespace(session_hash="s1")
+    out = cb.new_image(None, req)
+    assert out[:15] == (None,) * 15 and "Upload an image" in out[15]
+    assert list(cb.restore_new(None, request=req)) == [(gr.skip(),) * 5]
+    assert list(cb.analyze_new(None, 0.5, request=req)) == [(gr.skip(),) * 12]
 
 
 def test_restore_steps_of_another_session_are_not_superseded(restorer, tmp_path):
