@@ -5,7 +5,9 @@
 Restores every ``clean_*.png`` of a folder (default: the shipped examples, generated from
 scikit-image's data, no benchmark image) and prints, per weights and image, the PSNR of the output
 against the input itself (high = left alone) and the class the embedding chose. A model that
-brightens or sharpens a clean photo shows here, whatever its benchmark table says.
+brightens or sharpens a clean photo shows here, whatever its benchmark table says. ``--jpeg Q``
+first compresses every photo as JPEG at quality Q (as a camera or a website delivers it) and scores
+the output against that compressed photo.
 """
 from __future__ import annotations
 
@@ -52,11 +54,12 @@ def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tupl
 
 
 def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,
-                      stats_box: Sequence[int] | None = None) -> tuple[str, dict]:
+                      stats_box: Sequence[int] | None = None, jpeg_quality: int | None = None) -> tuple[str, dict]:
     """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``.
 
     ``stats_box``: restore with the global statistics of that box of each photo only
-    (:func:`restore_with_stats_from`)."""
+    (:func:`restore_with_stats_from`). ``jpeg_quality``: JPEG-compress each photo at that quality first
+    (the output is then scored against the compressed photo)."""
     from slerir.imaging import load_image
     from slerir.inference import Restorer
     from slerir.metrics import psnr
@@ -65,6 +68,12 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
     if not files:
         raise FileNotFoundError(f"no clean_*.png images in {folder}")
     images = {f.stem: load_image(f) for f in files}
+    if jpeg_quality is not None:
+        from slerir.camera import jpeg
+
+        if not 1 <= int(jpeg_quality) <= 100:
+            raise ValueError(f"--jpeg must be a quality in 1..100, got {jpeg_quality}")
+        images = {k: jpeg(x, int(jpeg_quality)) for k, x in images.items()}
     res: dict[str, dict[str, tuple[float, str]]] = {}
     for w in weights:
         r = Restorer.from_pretrained(w)
@@ -87,6 +96,8 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
         y0, y1, x0, x1 = stats_box
         note += (f"Global statistics pooled over rows {y0}:{y1}, columns {x0}:{x1} of each photo only "
                  f"(`--stats-box {y0} {y1} {x0} {x1}`), one pass.\n")
+    if jpeg_quality is not None:
+        note += f"Each photo JPEG-compressed at quality {int(jpeg_quality)} first (`--jpeg {int(jpeg_quality)}`).\n"
     return "\n".join(rows) + "\n" + note, res
 
 
@@ -98,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stats-box", type=int, nargs=4, metavar=("Y0", "Y1", "X0", "X1"), default=None,
                     help="pool the global statistics over this box of each photo only (which part drives them)")
+    ap.add_argument("--jpeg", type=int, default=None, metavar="Q",
+                    help="JPEG-compress each photo at quality Q first, as cameras and websites deliver photos")
     args = ap.parse_args(argv)
     import torch
 
@@ -105,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        table, _ = passthrough_table(args.weights, args.images, args.stats_box)
+        table, _ = passthrough_table(args.weights, args.images, args.stats_box, args.jpeg)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

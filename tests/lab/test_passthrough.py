@@ -54,3 +54,23 @@ def test_stats_box_pools_the_global_statistics_of_part_of_the_photo(tmp_path, ti
                    "--out", str(out), "--threads", "1"]) == 0
     assert "`--stats-box 0 16 8 32`" in out.read_text()
     assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--stats-box", "0", "4", "0", "4"]) == 2
+
+
+def test_jpeg_option_scores_against_the_compressed_photo(tmp_path, tiny_weights):
+    from slerir.camera import jpeg
+    from slerir.imaging import load_image
+    from slerir.inference import Restorer
+    from slerir.metrics import psnr
+
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(folder / "clean_a.png")
+    _, plain = P.passthrough_table([tiny_weights], folder)
+    table, res = P.passthrough_table([tiny_weights], folder, jpeg_quality=50)
+    x = jpeg(load_image(folder / "clean_a.png"), 50)
+    out = Restorer.from_pretrained(tiny_weights).restore(x, capture=False)
+    assert np.isclose(res[str(tiny_weights)]["clean_a"][0], psnr(out.image, x))
+    assert res[str(tiny_weights)]["clean_a"][0] != plain[str(tiny_weights)]["clean_a"][0]
+    assert "`--jpeg 50`" in table
+    assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--jpeg", "0"]) == 2
