@@ -7,7 +7,9 @@ scikit-image's data, no benchmark image) and prints, per weights and image, the 
 against the input itself (high = left alone) and the class the embedding chose. A model that
 brightens or sharpens a clean photo shows here, whatever its benchmark table says. ``--jpeg Q``
 first compresses every photo as JPEG at quality Q (as a camera or a website delivers it) and scores
-the output against that compressed photo.
+the output against that compressed photo; ``--half-chroma`` halves the colour resolution instead (as
+JPEG's 4:2:0 does, without its blocks); ``--full-chroma A`` sharpens the colour (``full_chroma`` of
+``slerir.data.augment``, amount A).
 """
 from __future__ import annotations
 
@@ -53,13 +55,35 @@ def restore_with_stats_from(restorer, x: np.ndarray, box: Sequence[int]) -> tupl
     return restore_with_global_stats(restorer, x, stats_of(restorer, part))
 
 
+def change_chroma(x: np.ndarray, how: str, amount: float = 2.0) -> np.ndarray:
+    """(H, W, 3) float image with its colour at half resolution ("half": Cb, Cr averaged over 2x2 blocks and
+    interpolated back, as JPEG's 4:2:0 without its blocks) or sharpened ("full": ``full_chroma`` at ``amount``)."""
+    from slerir.data.augment import from_ycc, full_chroma, to_ycc
+
+    if how == "full":
+        return full_chroma((np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8), amount).astype(np.float32) / 255
+    if how != "half":
+        raise ValueError(f"chroma must be 'half' or 'full', got {how!r}")
+    import torch
+    import torch.nn.functional as F
+
+    y, cb, cr = to_ycc(np.asarray(x, np.float32))
+    h, w = y.shape
+    t = torch.from_numpy(np.stack([cb, cr]))[None]
+    half = F.avg_pool2d(t, 2, ceil_mode=True)
+    back = F.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)[0, :, :h, :w].numpy()
+    return from_ycc(y, back[0], back[1])
+
+
 def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,
-                      stats_box: Sequence[int] | None = None, jpeg_quality: int | None = None) -> tuple[str, dict]:
+                      stats_box: Sequence[int] | None = None, jpeg_quality: int | None = None,
+                      chroma: str | None = None, chroma_amount: float = 2.0) -> tuple[str, dict]:
     """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``.
 
     ``stats_box``: restore with the global statistics of that box of each photo only
     (:func:`restore_with_stats_from`). ``jpeg_quality``: JPEG-compress each photo at that quality first
-    (the output is then scored against the compressed photo)."""
+    (the output is then scored against the compressed photo). ``chroma``: "half" (colour at half resolution)
+    or "full" (colour sharpened by ``chroma_amount``) before that."""
     from slerir.imaging import load_image
     from slerir.inference import Restorer
     from slerir.metrics import psnr
@@ -68,6 +92,8 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
     if not files:
         raise FileNotFoundError(f"no clean_*.png images in {folder}")
     images = {f.stem: load_image(f) for f in files}
+    if chroma is not None:
+        images = {k: change_chroma(x, chroma, chroma_amount) for k, x in images.items()}
     if jpeg_quality is not None:
         from slerir.camera import jpeg
 
@@ -96,6 +122,9 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
         y0, y1, x0, x1 = stats_box
         note += (f"Global statistics pooled over rows {y0}:{y1}, columns {x0}:{x1} of each photo only "
                  f"(`--stats-box {y0} {y1} {x0} {x1}`), one pass.\n")
+    if chroma is not None:
+        note += ("Each photo's colour at half resolution first (`--half-chroma`).\n" if chroma == "half" else
+                 f"Each photo's colour sharpened first (`--full-chroma {chroma_amount:g}`).\n")
     if jpeg_quality is not None:
         note += f"Each photo JPEG-compressed at quality {int(jpeg_quality)} first (`--jpeg {int(jpeg_quality)}`).\n"
     return "\n".join(rows) + "\n" + note, res
@@ -111,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="pool the global statistics over this box of each photo only (which part drives them)")
     ap.add_argument("--jpeg", type=int, default=None, metavar="Q",
                     help="JPEG-compress each photo at quality Q first, as cameras and websites deliver photos")
+    ch = ap.add_mutually_exclusive_group()
+    ch.add_argument("--half-chroma", action="store_true", help="halve each photo's colour resolution first (as 4:2:0)")
+    ch.add_argument("--full-chroma", type=float, default=None, metavar="A",
+                    help="sharpen each photo's colour first (slerir.data.augment.full_chroma, amount A)")
     args = ap.parse_args(argv)
     import torch
 
@@ -118,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        table, _ = passthrough_table(args.weights, args.images, args.stats_box, args.jpeg)
+        chroma = "half" if args.half_chroma else "full" if args.full_chroma is not None else None
+        table, _ = passthrough_table(args.weights, args.images, args.stats_box, args.jpeg, chroma,
+                                     args.full_chroma if args.full_chroma is not None else 2.0)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

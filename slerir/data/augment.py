@@ -65,6 +65,7 @@ LIGHT_HAZE_MAX = 0.25  # "light_haze": haze strength drawn in [0, LIGHT_HAZE_MAX
 FAINT_HAZE_BETA = (0.2, 0.6)  # "faint_haze": scattering coefficient of thin haze (strength 0 has 0.6)
 LONG_BLUR_LENGTH = (25.0, 50.0)  # px: "long_blur" motion trajectories, beyond the strength range's 5..25 px
 ZOOM_FACTOR = (1.5, 3.0)  # "zoom": a region 1/f of the photo enlarged to its size
+FULL_CHROMA_AMOUNT = (1.0, 4.0)  # "full_chroma": unsharp-mask amount on the colour channels
 DARK_GAMMA = (1.2, 2.2)  # "dark": tone curve x ** gamma (deep shadows, bright highlights)
 FLAT_CONTRAST = (0.55, 0.85)  # "flat": contrast kept by the tone (overcast, washed-out views)
 FLAT_LEVEL = (0.4, 0.7)  # the grey level that tone pulls towards
@@ -102,6 +103,35 @@ def zoom(img: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray
     y, x = int(rng.integers(h - rh + 1)), int(rng.integers(w - rw + 1))
     region = Image.fromarray(np.ascontiguousarray(img[y:y + rh, x:x + rw]))
     return np.asarray(region.resize((w, h), Image.BICUBIC), dtype=np.uint8)
+
+
+def to_ycc(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(H, W, 3) RGB float in [0, 1] -> luma Y and colour differences Cb, Cr (BT.601, as JPEG; Cb, Cr centred on 0)."""
+    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    return y, (x[..., 2] - y) * np.float32(0.564), (x[..., 0] - y) * np.float32(0.713)
+
+
+def from_ycc(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """``to_ycc``'s inverse, clipped to [0, 1]: (H, W, 3) float32."""
+    r = y + cr / np.float32(0.713)
+    b = y + cb / np.float32(0.564)
+    g = (y - 0.299 * r - 0.114 * b) / np.float32(0.587)
+    return np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def full_chroma(img: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
+    """``img`` with its colour as crisp as its brightness, as a photo has that was never stored with
+    half-resolution colour (a PNG, a rendering, a photo downscaled for the web).
+
+    Our training photos are JPEGs with subsampled colour: their colour is smooth at the pixel scale while
+    their brightness is crisp, so the only fine colour detail a model meets in training is noise, and a crisp
+    clean photo reads as noisy (LOG, finding 28). The colour-difference channels (Cb, Cr of BT.601, as
+    JPEG) get an unsharp mask of ``amount`` at ``sigma`` px, which steepens the colour edges that are there
+    (they lie where the brightness edges are); luma is unchanged. (H, W, 3) uint8 -> uint8."""
+    y, cb, cr = to_ycc(img.astype(np.float32) / 255.0)
+    a = np.float32(amount)
+    cb, cr = (c + a * (c - ndimage.gaussian_filter(c, sigma, mode="nearest")) for c in (cb, cr))
+    return (from_ycc(y, cb, cr) * 255.0 + 0.5).astype(np.uint8)
 
 
 def soft_region(shape: tuple[int, int], area: float, rng: np.random.Generator, feather: float = 0.1) -> np.ndarray:
@@ -192,6 +222,11 @@ def _partial(specs, rng, coin):
 def _zoom(rng, factor):
     f = _uniform(rng, factor)
     return lambda img, rng: zoom(img, f, rng)
+
+
+def _full_chroma(rng, amount):
+    a = _uniform(rng, amount)
+    return lambda img, rng: full_chroma(img, a)
 
 
 def _dark(rng, gamma):
@@ -289,6 +324,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "camera_clean": Augmentation("clean", _camera_clean, {"strength": CLEAN_NOISE_STRENGTH, "quality": CLEAN_JPEG_QUALITY}),
     # content: the clean picture changes, target included
     "zoom": Augmentation("content", _zoom, {"factor": ZOOM_FACTOR}, stage="photo"),  # soft per pixel, as large photos
+    # colour as crisp as brightness (JPEG training photos have half-resolution colour; PNGs and resized photos do not)
+    "full_chroma": Augmentation("content", _full_chroma, {"amount": FULL_CHROMA_AMOUNT}, stage="photo"),
     "dark": Augmentation("content", _dark, {"gamma": DARK_GAMMA}, stage="tone"),
     # a dim but normally exposed photo (indoors, dusk), kept dim in the target: with sensor noise over it, the
     # noise is to remove and the exposure to keep (a smartphone's indoor shot), unlike low light

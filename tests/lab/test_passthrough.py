@@ -74,3 +74,26 @@ def test_jpeg_option_scores_against_the_compressed_photo(tmp_path, tiny_weights)
     assert res[str(tiny_weights)]["clean_a"][0] != plain[str(tiny_weights)]["clean_a"][0]
     assert "`--jpeg 50`" in table
     assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--jpeg", "0"]) == 2
+
+
+def test_chroma_options_change_colour_resolution_only(tmp_path, tiny_weights):
+    from slerir.data.augment import to_ycc
+
+    rng = np.random.default_rng(3)
+    x = rng.random((40, 48, 3)).astype(np.float32)
+    half, full = P.change_chroma(x, "half"), P.change_chroma(x, "full", 2.0)
+    y0, cb0, _ = to_ycc(x)
+    yh, cbh, _ = to_ycc(half)
+    assert half.shape == x.shape
+    step = lambda c: np.abs(np.diff(c, axis=1)).mean()  # noqa: E731
+    assert step(cbh) < 0.6 * step(cb0)  # colour softer
+    assert np.abs(yh - y0)[2:-2, 2:-2].mean() < 0.05  # brightness nearly kept (clipping aside)
+    assert step(to_ycc(full)[1]) > step(cb0)
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    Image.fromarray((x * 255).astype(np.uint8)).save(folder / "clean_a.png")
+    out = tmp_path / "t.md"
+    assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--half-chroma", "--out", str(out)]) == 0
+    assert "`--half-chroma`" in out.read_text()
+    assert P.main(["--weights", str(tiny_weights), "--images", str(folder), "--full-chroma", "3", "--out", str(out)]) == 0
+    assert "`--full-chroma 3`" in out.read_text()

@@ -671,6 +671,31 @@ def test_zoom_enlarges_a_region_to_the_photo_size_and_softens_it():
 
 
 @needs_data
+def test_full_chroma_sharpens_colour_only_and_the_recipe_applies_it_to_input_and_target():
+    from PIL import Image
+
+    from slerir.data.augment import from_ycc, full_chroma, to_ycc
+
+    rng = np.random.default_rng(0)
+    # a photo with half-resolution colour (as a JPEG stores it): colour blocks of 2x2 under crisp brightness
+    small = rng.random((30, 45, 3)).astype(np.float32)
+    y = rng.random((60, 90)).astype(np.float32) * 0.5 + 0.25
+    _, cb, cr = to_ycc(np.repeat(np.repeat(small, 2, 0), 2, 1))
+    img = (from_ycc(y, cb * 0.3, cr * 0.3) * 255 + 0.5).astype(np.uint8)
+    out = full_chroma(img, 3.0)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    yi, cbi, _ = to_ycc(img.astype(np.float32) / 255)
+    yo, cbo, _ = to_ycc(out.astype(np.float32) / 255)
+    assert np.abs(yo - yi).mean() < 2 / 255  # brightness kept (up to rounding and clipping)
+    detail = lambda c: np.abs(c - np.asarray(Image.fromarray(c).resize((45, 30), Image.BILINEAR)
+                                             .resize((90, 60), Image.BILINEAR))).mean()
+    assert detail(cbo) > 1.5 * detail(cbi)  # colour detail at the pixel scale
+    assert np.abs(full_chroma(img, 0.0).astype(int) - img).max() <= 1  # amount 0: the photo itself
+    kw = dict(split="val", batch=4, patch=48, seed=0, mixed_share=0.0, clean_share=1.0)
+    on, off = TrainSampler(recipe=[R("full_chroma")], **kw).batch(0), TrainSampler(**kw).batch(0)
+    assert torch.equal(on["lq"], on["gt"]) and not torch.equal(on["gt"], off["gt"])  # content: input and target
+
+
 def test_zoom_share_draws_from_zoomed_photos_and_only_where_asked():
     kw = dict(split="val", batch=8, patch=48, seed=0, mixed_share=0.0, clean_share=1.0)
     on, off = TrainSampler(recipe=[R("zoom")], **kw).batch(0), TrainSampler(**kw).batch(0)
