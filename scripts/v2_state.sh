@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Carry the second recipe's training run (configs/tiny_v2.json) across sessions: a session's background
-# processes end with it and runs/ is not committed, so the run's state travels in train_state/tiny_v2/.
+# Carry a v2 training run across sessions: a session's background processes end with it and runs/ is not
+# committed, so the run's state travels in train_state/<run>/. The run: NAME (default tiny_v2_1, the recipe
+# configs/tiny_v2_1.json; NAME=tiny_v2 is the finished run of configs/tiny_v2.json).
 #
 #   bash scripts/v2_state.sh resume   # restore runs/tiny_v2 from train_state/ if needed, continue in the background
 #   bash scripts/v2_state.sh save     # stop the trainer (it saves on SIGTERM), copy its state to train_state/
 #   bash scripts/v2_state.sh status   # step, last validation, last per-layer top-1 weights
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=runs/tiny_v2
-KEEP=train_state/tiny_v2
+NAME=${NAME:-tiny_v2_1}
+RUN=runs/$NAME
+KEEP=train_state/$NAME
 case "${1:-status}" in
   resume)
     if [ ! -f "$RUN/state.pt" ] && [ -f "$KEEP/state.pt" ]; then
       mkdir -p "$RUN" && cp -r "$KEEP/." "$RUN/"
       echo "restored $RUN from $KEEP"
     fi
-    [ -f "$RUN/state.pt" ] || { echo "no state in $RUN or $KEEP: start with python -m slerir.train --config configs/tiny_v2.json --out $RUN" >&2; exit 2; }
+    [ -f "$RUN/state.pt" ] || { echo "no state in $RUN or $KEEP: start with python -m slerir.train --config configs/$NAME.json --out $RUN" >&2; exit 2; }
     nohup python -m slerir.train --out "$RUN" --resume --threads "${THREADS:-1}" >> "$RUN.out" 2>&1 &
     echo "training in the background (pid $!), log $RUN.out"
     ;;
