@@ -5,7 +5,8 @@
 #   bash scripts/ship.sh runs/tiny_v2/val_weights/step_008000     # a folder with config.json + model.safetensors
 #   STEPS="bank levels" bash scripts/ship.sh runs/...              # only some steps (names below)
 #
-# Steps: copy eval mirror levels passthrough bank routing real golden. Run on an idle machine (the evaluation
+# Steps: copy eval mirror levels passthrough bank routing real golden. The copy refuses weights below the
+# clean-photo floor (>= 35 dB on every clean example, >= 40 dB on mean; lab.select's MIN_PASSTHROUGH*). Run on an idle machine (the evaluation
 # takes tens of minutes on 2 cores); pause a background trainer first (kill -STOP / kill -CONT).
 # Afterwards: update the model card's tables from the files written here, and commit.
 set -euo pipefail
@@ -18,6 +19,17 @@ has() { [[ " $STEPS " == *" $1 "* ]]; }
 step() { echo; echo "== $1: ${*:2}"; "${@:2}"; }
 
 if has copy; then
+  # the clean-photo floor first (tests/test_shipped_assets.py holds the shipped weights to it): a model that
+  # alters a user's clean photo is not shipped, whatever its other numbers
+  python - "$SRC" <<'PY' || { echo "not shipped: $SRC fails the clean-photo floor (python -m lab.passthrough --weights $SRC)" >&2; exit 3; }
+import sys
+from lab.passthrough import passthrough_table
+from lab.select import MIN_PASSTHROUGH, MIN_PASSTHROUGH_MEAN
+table, res = passthrough_table([sys.argv[1]])
+print(table)
+v = [p for p, _ in res[sys.argv[1]].values()]
+sys.exit(0 if min(v) >= MIN_PASSTHROUGH and sum(v) / len(v) >= MIN_PASSTHROUGH_MEAN else 1)
+PY
   # the model shipped until now stays findable by its hash (configs start from it: "init_from": "sha256:...")
   OLD=$(python -c "from slerir.checkpoint import weights_sha256; print(weights_sha256('assets/weights')[:12])")
   mkdir -p "train_state/weights/$OLD" && cp assets/weights/config.json assets/weights/model.safetensors "train_state/weights/$OLD/"
