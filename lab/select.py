@@ -35,6 +35,18 @@ def category_names(row: dict) -> list[str]:
     return [k for k in names(row) if k not in ("passthrough", "not_eligible")]
 
 
+def passthrough_failures(psnrs: Sequence[float], min_worst: float = MIN_PASSTHROUGH,
+                         min_mean: float = MIN_PASSTHROUGH_MEAN) -> list[str]:
+    """Why clean photos restored at ``psnrs`` (dB against themselves) miss the clean-photo floor ([] when not)."""
+    worst, mean = min(psnrs), sum(psnrs) / len(psnrs)
+    why = []
+    if worst < min_worst:
+        why.append(f"passthrough worst {worst:.2f} < {min_worst:g}")
+    if mean < min_mean:
+        why.append(f"passthrough mean {mean:.2f} < {min_mean:g}")
+    return why
+
+
 def choose(rows: Sequence[dict], passthrough: dict[str, dict[str, tuple[float, str]]],
            min_worst: float = MIN_PASSTHROUGH, min_mean: float = MIN_PASSTHROUGH_MEAN,
            reference: dict | None = None, floor_db: float = FLOOR_DB) -> tuple[int | None, list[list[str]]]:
@@ -46,13 +58,7 @@ def choose(rows: Sequence[dict], passthrough: dict[str, dict[str, tuple[float, s
     """
     reasons: list[list[str]] = []
     for r in rows:
-        why = []
-        pt = [v[0] for v in passthrough[r["weights"]].values()]
-        worst, mean = min(pt), sum(pt) / len(pt)
-        if worst < min_worst:
-            why.append(f"passthrough worst {worst:.2f} < {min_worst:g}")
-        if mean < min_mean:
-            why.append(f"passthrough mean {mean:.2f} < {min_mean:g}")
+        why = passthrough_failures([v[0] for v in passthrough[r["weights"]].values()], min_worst, min_mean)
         if reference is not None:
             for cat in category_names(r):
                 if cat not in UNFLOORED and cat in reference and r[cat] < reference[cat] - floor_db:

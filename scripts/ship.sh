@@ -24,11 +24,11 @@ if has copy; then
   python - "$SRC" <<'PY' || { echo "not shipped: $SRC fails the clean-photo floor (python -m lab.passthrough --weights $SRC)" >&2; exit 3; }
 import sys
 from lab.passthrough import passthrough_table
-from lab.select import MIN_PASSTHROUGH, MIN_PASSTHROUGH_MEAN
+from lab.select import passthrough_failures
 table, res = passthrough_table([sys.argv[1]])
-print(table)
-v = [p for p, _ in res[sys.argv[1]].values()]
-sys.exit(0 if min(v) >= MIN_PASSTHROUGH and sum(v) / len(v) >= MIN_PASSTHROUGH_MEAN else 1)
+why = passthrough_failures([p for p, _ in res[sys.argv[1]].values()])
+print(table, *why, sep="\n")
+sys.exit(1 if why else 0)
 PY
   # the model shipped until now stays findable by its hash (configs start from it: "init_from": "sha256:...")
   OLD=$(python -c "from slerir.checkpoint import weights_sha256; print(weights_sha256('assets/weights')[:12])")
