@@ -54,21 +54,23 @@ def probe_images(photos: list[np.ndarray], seed: int = 0) -> tuple[list[tuple[np
     return singles, comps
 
 
-def layer_stats(restorer, singles, comps) -> list[dict]:
-    """Per routed layer: name, level, top1, nmi, split (see the module docstring)."""
+def layer_stats(restorer, singles, comps, fusion: str | None = None) -> list[dict]:
+    """Per routed layer: name, level, top1, nmi, split (see the module docstring). ``fusion``: route with
+    GLGF (None, the default), or with the global or the local cue alone (a diagnosis: which cue splits
+    the composites?)."""
     from analysis.routing import nmi
 
     classes = restorer.classes
     per_layer: dict[str, dict] = {}
     for img, kind in singles:
-        res = restorer.restore(img, capture=True)
+        res = restorer.restore(img, capture=True, fusion=fusion)
         for lm in res.routing:
             d = per_layer.setdefault(lm.name, {"name": lm.name, "level": lm.level, "top1": [], "chosen": [], "kind": [], "splits": []})
             d["top1"].append(lm.weights.max(0).ravel())
             d["chosen"].append(lm.expert_map.ravel())
             d["kind"].append(np.full(lm.expert_map.size, classes.index(kind)))
     for img, _, _ in comps:
-        res = restorer.restore(img, capture=True)
+        res = restorer.restore(img, capture=True, fusion=fusion)
         for lm in res.routing:
             em = lm.expert_map
             w = em.shape[1]
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale-min", type=float, default=None,
                     help="diagnosis: put this floor under every router's scale (ModelConfig.router_scale_min) before "
                          "measuring, e.g. 10 on the first recipe's weights, whose scales collapsed to 0.05-0.45")
+    ap.add_argument("--fusion", choices=["glgf", "global", "local"], default=None,
+                    help="diagnosis: route with the global or the local cue alone instead of GLGF (the default)")
     ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
     args = ap.parse_args(argv)
     if args.images < 1 or args.side < 32 or (args.scale_min is not None and args.scale_min < 0):
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale_min is not None:
             for i in range(len(restorer.model.routed_blocks())):
                 restorer.model.router(i).scale_min = float(args.scale_min)
-        rows = layer_stats(restorer, singles, comps)
+        rows = layer_stats(restorer, singles, comps, args.fusion)
         results["weights"][w] = {"layers": rows, "targets": targets(rows), "images": len(photos), "side": args.side,
                                  "kinds": sorted({k for _, k in singles}), "composites": len(comps)}
     emit(to_markdown(results), results, args.out)

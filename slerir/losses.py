@@ -6,6 +6,12 @@
   cos(z, p_k)/tau against the (soft) class distribution, for the global embedding (target: the
   fraction of pixels of each class) and for every local embedding cell (target: the class
   fractions of the pixels it covers, from the synthetic per-pixel masks).
+- Fused-routing loss (ours, v2.2): the same cross-entropy on the *fused* embedding z(p), the one the
+  routers see, against the same per-cell class fractions. The embeddings reach GLGF through a
+  stop-gradient (``detach_embedding``), so this term trains only the GLGF gate: where the region's
+  degradation differs from the image's (a composite), the gate has to lower its global share alpha
+  and let the local cue route. Without it the gate mixed in ~0.5 of the global cue on composites and
+  routed their two halves alike (LOG finding 29).
 - Uniformity (Wang & Isola 2020) of the class-mean embeddings in the batch: keeps the classes
   spread over the sphere even when prototypes are learned.
 """
@@ -34,7 +40,10 @@ def contrastive_losses(out: RestorationOutput, frac: torch.Tensor, mask: torch.T
     g = soft_cross_entropy(out.proto_sim_global / tau, frac)
     target_l = mask_fractions(mask, k, out.proto_sim_local.shape[-2:])
     l = soft_cross_entropy(out.proto_sim_local / tau, target_l)
-    return {"con_global": g, "con_local": l}
+    terms = {"con_global": g, "con_local": l}
+    if out.proto_sim_fused is not None:
+        terms["con_fused"] = soft_cross_entropy(out.proto_sim_fused / tau, target_l)
+    return terms
 
 
 def uniformity_loss(z: torch.Tensor, labels: torch.Tensor, t: float = 2.0) -> torch.Tensor:
@@ -69,6 +78,8 @@ def total_loss(out: RestorationOutput, batch: dict, weights: dict[str, float]) -
     for name in ("balance_mi", "entropy"):
         if name in terms:
             loss = loss + weights[name] * terms[name]
+    if weights.get("fused") and "con_fused" in terms:
+        loss = loss + weights["fused"] * terms["con_fused"]
     logs = {k: float(v.detach()) for k, v in terms.items()}
     logs["loss"] = float(loss.detach())
     return loss, logs

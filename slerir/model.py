@@ -77,6 +77,8 @@ class RestorationOutput:
         proto_sim_global: (B,K) cosine similarity of z_g to each class prototype.
         proto_sim_local: (B,K,h,w) cosine similarity of z_l to each prototype.
         aux: unweighted auxiliary losses (load balance, uniformity); training weights them.
+        proto_sim_fused: (B,K,h,w) cosine similarity of the fused embedding z (what the routers see)
+            to each prototype.
     """
 
     image: torch.Tensor
@@ -85,6 +87,7 @@ class RestorationOutput:
     proto_sim_global: torch.Tensor
     proto_sim_local: torch.Tensor
     aux: dict[str, torch.Tensor] = field(default_factory=dict)
+    proto_sim_fused: torch.Tensor | None = None
 
     def layer(self, name: str) -> LayerRouting:
         for r in self.routing:
@@ -668,7 +671,8 @@ class SLERIR(nn.Module):
         zg_n, zl_n = F.normalize(zg, dim=1), F.normalize(zl, dim=1)
         sim_g = zg_n @ protos.T
         sim_l = torch.einsum("bdhw,kd->bkhw", zl_n, protos)
-        return RestorationOutput(out, routing, Embeddings(zg, zl, z, alpha), sim_g, sim_l, aux)
+        sim_f = torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos)
+        return RestorationOutput(out, routing, Embeddings(zg, zl, z, alpha), sim_g, sim_l, aux, proto_sim_fused=sim_f)
 
 
 MODELS = {"slerir": SLERIR}  # plain registry (STYLE.md #2)

@@ -76,6 +76,7 @@ class TrainConfig:
     w_balance: float = 0.01  # importance/load coefficient of variation (first recipe; pushes probabilities to uniform)
     w_balance_mi: float = 0.0  # v2: batch-marginal expert distribution towards uniform (SLERIR.forward aux "balance_mi")
     w_entropy: float = 0.0  # v2: per-pixel routing entropy, minimised so each pixel decides (aux "entropy")
+    w_fused: float = 0.0  # v2.2: the fused (routed) embedding towards each cell's class fractions; trains the GLGF gate (slerir.losses)
     seed: int = 0
     log_every: int = 50
     ckpt_every: int = 1000
@@ -398,7 +399,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=tc.amp == "bf16"):
             out = net(lq, context=ctx)
         weights = {"l1": tc.w_l1, "contrastive": tc.w_contrastive, "uniformity": tc.w_uniformity, "balance": tc.w_balance,
-                   "balance_mi": tc.w_balance_mi, "entropy": tc.w_entropy}
+                   "balance_mi": tc.w_balance_mi, "entropy": tc.w_entropy, "fused": tc.w_fused}
         loss, logs = total_loss(out, batch, weights)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -43,6 +43,9 @@ def test_layer_stats_and_targets(restorer):
     assert routing_check.targets(layers(5, 4))["met"] is False
     assert routing_check.targets(layers(6, 3))["met"] is False
     assert routing_check.targets(layers(6, 4, nmi=0.49))["met"] is False
+    # routed by the global cue alone, the two halves of a composite share one embedding: no layer splits
+    glob = routing_check.layer_stats(restorer, singles[:2], comps, fusion="global")
+    assert [r["split"] for r in glob] == [0.0] * len(glob)
 
 
 def test_routing_check_cli_errors_cleanly(tmp_path, capsys):

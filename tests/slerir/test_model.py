@@ -338,3 +338,48 @@ def test_router_scale_floor_and_v2_routing_terms():
     out.aux["entropy"].backward()
     assert m.router(0).keys.grad is not None and m.router(0).log_scale.grad is not None
     assert math.isfinite(float(m.router(0).log_scale.grad))
+
+
+def test_fused_routing_loss_trains_only_the_glgf_gate_towards_the_local_class():
+    """w_fused (v2.2): the fused embedding the routers see is pulled towards each cell's class. Through the
+    stop-gradient only the GLGF gate learns from it, and on a composite it lowers the global share alpha
+    where the local cue is right and the global one is not."""
+    from slerir.losses import contrastive_losses
+
+    torch.manual_seed(0)
+    model = SLERIR(SMALL)
+    batch = mixed_batch(b=4, p=32, seed=1)
+    out = model(batch["lq"])
+    terms = contrastive_losses(out, batch["frac"], batch["mask"])
+    assert "con_fused" in terms and math.isfinite(float(terms["con_fused"]))
+    terms["con_fused"].backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith("glgf.net"))
+    assert all(g is None or g.abs().sum() == 0 for n, g in grads.items() if not n.startswith("glgf."))
+    # the weight enters the total loss only when set
+    out = model(batch["lq"])
+    base = {"l1": 1, "contrastive": 0.1, "uniformity": 0.0, "balance": 0.0}
+    l0, logs = total_loss(out, batch, base)
+    l1, _ = total_loss(out, batch, {**base, "fused": 0.5})
+    assert abs(float(l1 - l0) - 0.5 * logs["con_fused"]) < 1e-4
+
+    # a gate fed a perfect local cue and a global cue halfway between two classes learns to trust the local one
+    protos = model.prototypes.detach()
+    j = int(next(k for k in range(1, len(protos)) if abs(float(protos[0] @ protos[k])) < 0.5))  # not antipodal
+    zl = torch.cat([protos[0].view(1, -1, 1, 1).expand(1, -1, 4, 2), protos[j].view(1, -1, 1, 1).expand(1, -1, 4, 2)], 3)
+    zg = F.normalize(protos[0] + protos[j], dim=0)[None]  # the whole image: halfway between the two
+    target = torch.zeros(1, len(CLASSES), 4, 4)
+    target[0, 0, :, :2] = 1
+    target[0, j, :, 2:] = 1
+    gate = model.glgf
+    opt = torch.optim.Adam(gate.parameters(), lr=1e-2)
+    _, a0 = gate(zg, zl)
+    for _ in range(100):
+        z, _ = gate(zg, zl)
+        sims = torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos)
+        loss = -(target * (sims / 0.1).log_softmax(1)).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, a1 = gate(zg, zl)
+    assert float(a1.mean()) < 0.5 * float(a0.mean())
