@@ -57,6 +57,13 @@ class ModelConfig:
             the encoder's mean-pooled features: the backbone's only whole-image context (haze
             density, exposure), tile-consistent because tiling hands every tile the same pooled
             statistics.
+        glgf_context: 0 (the first gate): the GLGF gate sees z_g, z_l(p) and their cosine at p only. k > 0
+            (ours, v2.2): it also sees how the region around p agrees, over a k x k window of local cells
+            (k odd): cos(z_l(p), mean z_l of the window) (is p's local cue consistent with its
+            neighbours?) and cos(mean z_l of the window, z_g) (does the region as a whole differ from the
+            image?). At one cell the gate cannot tell a region that truly differs (one half of a
+            composite: trust the local cue) from a stray local error (trust the global cue); measured on
+            v2.1, it settled at alpha ~0.5 on composites and routed their halves alike (LOG finding 29).
     """
 
     name: str = "tiny"
@@ -82,6 +89,7 @@ class ModelConfig:
     enc_stem: str = "unshuffle4"
     global_cond: bool = False
     router_scale_min: float = 0.0
+    glgf_context: int = 0
 
     def __post_init__(self) -> None:
         if len(self.expert_ratios) != self.num_experts:
@@ -98,6 +106,8 @@ class ModelConfig:
             raise ValueError(f"enc_stem must be 'conv' or 'unshuffle4', got {self.enc_stem!r}")
         if self.router_scale_min < 0:
             raise ValueError(f"router_scale_min must be >= 0, got {self.router_scale_min}")
+        if self.glgf_context < 0 or (self.glgf_context and self.glgf_context % 2 == 0):
+            raise ValueError(f"glgf_context must be 0 or an odd window size, got {self.glgf_context}")
         if self.num_classes != len(self.classes):
             raise ValueError("num_classes must equal len(classes)")
 

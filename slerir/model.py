@@ -425,15 +425,28 @@ class DegradationEncoder(nn.Module):
 
 
 class GLGF(nn.Module):
-    """Global-Local Granularity Fusion: alpha(p) = sigmoid(g([z_g, z_l(p), <z_g, z_l(p)>])) and
-    z(p) = slerp(z_l(p), z_g, alpha(p)). Ablations: fusion "global" (alpha=1), "local" (alpha=0)."""
+    """Global-Local Granularity Fusion: alpha(p) = sigmoid(g([z_g, z_l(p), <z_g, z_l(p)>, ...])) and
+    z(p) = slerp(z_l(p), z_g, alpha(p)). With ``glgf_context`` k > 0 the gate also sees the regional
+    agreement cos(z_l(p), r(p)) and cos(r(p), z_g), r(p) the mean local embedding over a k x k window
+    (see ``ModelConfig.glgf_context``). Ablations: fusion "global" (alpha=1), "local" (alpha=0)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.embed_dim
         self.mode = cfg.fusion
         self.spherical = cfg.router == "spherical"
-        self.net = nn.Sequential(nn.Conv2d(2 * d + 1, 16, 1), nn.GELU(), nn.Conv2d(16, 1, 1))
+        self.context = int(cfg.glgf_context)
+        self.net = nn.Sequential(nn.Conv2d(2 * d + (3 if self.context else 1), 16, 1), nn.GELU(), nn.Conv2d(16, 1, 1))
+
+    def gate_inputs(self, zg_map: torch.Tensor, zl: torch.Tensor) -> torch.Tensor:
+        """(B, 2d+1 or 2d+3, h, w): what the gate sees at each cell."""
+        cos = lambda a, b: (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1, keepdim=True)
+        feats = [zg_map, zl, cos(zg_map, zl)]
+        if self.context:
+            k = self.context
+            region = F.avg_pool2d(zl, k, stride=1, padding=k // 2, count_include_pad=False)
+            feats += [cos(zl, region), cos(region, zg_map)]
+        return torch.cat(feats, 1)
 
     def forward(self, zg: torch.Tensor, zl: torch.Tensor, mode: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         mode = mode or self.mode
@@ -443,8 +456,7 @@ class GLGF(nn.Module):
         elif mode == "local":
             alpha = torch.zeros_like(zl[:, :1])
         else:
-            cos = (F.normalize(zg_map, dim=1) * F.normalize(zl, dim=1)).sum(1, keepdim=True)
-            alpha = torch.sigmoid(self.net(torch.cat([zg_map, zl, cos], 1)))
+            alpha = torch.sigmoid(self.net(self.gate_inputs(zg_map, zl)))
         if self.spherical:
             if mode == "global":
                 return zg_map, alpha

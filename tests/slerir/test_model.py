@@ -340,14 +340,15 @@ def test_router_scale_floor_and_v2_routing_terms():
     assert math.isfinite(float(m.router(0).log_scale.grad))
 
 
-def test_fused_routing_loss_trains_only_the_glgf_gate_towards_the_local_class():
+@pytest.mark.parametrize("context", [0, 3])
+def test_fused_routing_loss_trains_only_the_glgf_gate_towards_the_local_class(context):
     """w_fused (v2.2): the fused embedding the routers see is pulled towards each cell's class. Through the
     stop-gradient only the GLGF gate learns from it, and on a composite it lowers the global share alpha
     where the local cue is right and the global one is not."""
     from slerir.losses import contrastive_losses
 
     torch.manual_seed(0)
-    model = SLERIR(SMALL)
+    model = SLERIR(SMALL.replace(glgf_context=context))
     batch = mixed_batch(b=4, p=32, seed=1)
     out = model(batch["lq"])
     terms = contrastive_losses(out, batch["frac"], batch["mask"])
@@ -383,3 +384,31 @@ def test_fused_routing_loss_trains_only_the_glgf_gate_towards_the_local_class():
         opt.step()
     _, a1 = gate(zg, zl)
     assert float(a1.mean()) < 0.5 * float(a0.mean())
+
+
+def test_glgf_context_gate_sees_regional_agreement():
+    """glgf_context k: the gate gets two more inputs, cos(z_l, regional mean) and cos(regional mean, z_g);
+    a cell agreeing with its region scores 1 on the first; k must be 0 or odd."""
+    from slerir.model import GLGF
+
+    with pytest.raises(ValueError, match="glgf_context"):
+        SMALL.replace(glgf_context=4)
+    with pytest.raises(ValueError, match="glgf_context"):
+        SMALL.replace(glgf_context=-1)
+    cfg = SMALL.replace(glgf_context=3)
+    gate = GLGF(cfg)
+    p = uniform_prototypes(cfg.num_classes, cfg.embed_dim)
+    j = int(next(k for k in range(1, len(p)) if abs(float(p[0] @ p[k])) < 0.5))
+    zl = torch.cat([p[0].view(1, -1, 1, 1).expand(1, -1, 6, 3), p[j].view(1, -1, 1, 1).expand(1, -1, 6, 3)], 3)
+    zl = zl.clone()
+    zl[:, :, 1, 1] = p[j]  # a stray cell inside the left region
+    zg = p[0][None]
+    x = gate.gate_inputs(zg[:, :, None, None].expand_as(zl), zl)
+    d = cfg.embed_dim
+    assert x.shape == (1, 2 * d + 3, 6, 6)
+    agree, region_vs_global = x[0, 2 * d + 1], x[0, 2 * d + 2]
+    assert float(agree[4, 0]) > 0.99                         # deep in the left region
+    assert float(agree[1, 1]) < float(agree[4, 0]) - 0.2     # the stray cell disagrees with its region
+    assert float(region_vs_global[4, 5]) < 0.1               # the right region differs from z_g
+    assert float(region_vs_global[4, 0]) > 0.99              # left region agrees with z_g
+    assert GLGF(SMALL).gate_inputs(zg[:, :, None, None].expand_as(zl), zl).shape[1] == 2 * d + 1
