@@ -14,6 +14,10 @@ Per layer:
     nmi       NMI between each cell's top expert and the image's kind (``analysis.routing.nmi``).
     split     composites whose two halves (a quarter of the width next to the seam left out) have
               different majority top experts, out of all composites.
+    oracle    the same split, but each half's experts read from the routing of the photo degraded
+              whole with that half's kind: what the layer's experts allow when every cell routes as in
+              a single-kind image (a pair whose kinds share an expert cannot split). ``split`` far
+              below ``oracle`` means the composite's routing follows the image, not the region.
 Targets (issue #30): top1 >= 0.75 in at least 6 of the 9 layers; mean NMI >= 0.5; at least 4 layers
 split at least 3 of 4 composites (``split >= 0.75``).
 """
@@ -54,36 +58,56 @@ def probe_images(photos: list[np.ndarray], seed: int = 0) -> tuple[list[tuple[np
     return singles, comps
 
 
+def _halves(em: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right half of an expert map, a quarter of the width around the seam left out."""
+    w = em.shape[1]
+    q = max(1, w // 8)
+    return em[:, : w // 2 - q].ravel(), em[:, w // 2 + q:].ravel()
+
+
+def _majority(cells: np.ndarray, e: int) -> int:
+    return int(np.bincount(cells, minlength=e).argmax())
+
+
 def layer_stats(restorer, singles, comps, fusion: str | None = None) -> list[dict]:
-    """Per routed layer: name, level, top1, nmi, split (see the module docstring). ``fusion``: route with
-    GLGF (None, the default), or with the global or the local cue alone (a diagnosis: which cue splits
-    the composites?)."""
+    """Per routed layer: name, level, top1, nmi, split, oracle (see the module docstring). ``fusion``:
+    route with GLGF (None, the default), or with the global or the local cue alone (a diagnosis: which
+    cue splits the composites?). The oracle needs ``singles`` and ``comps`` as ``probe_images`` makes
+    them (each photo's clean and single-kind images in turn, then its composites)."""
     from analysis.routing import nmi
 
     classes = restorer.classes
     per_layer: dict[str, dict] = {}
-    for img, kind in singles:
+    maps: dict[tuple[int, str], dict[str, np.ndarray]] = {}  # (photo, kind) -> layer -> expert map
+    per_photo = len(singles) // max(1, len(comps) // len(COMPOSITES)) if comps else 0
+    for i, (img, kind) in enumerate(singles):
         res = restorer.restore(img, capture=True, fusion=fusion)
         for lm in res.routing:
-            d = per_layer.setdefault(lm.name, {"name": lm.name, "level": lm.level, "top1": [], "chosen": [], "kind": [], "splits": []})
+            d = per_layer.setdefault(lm.name, {"name": lm.name, "level": lm.level, "top1": [], "chosen": [], "kind": [],
+                                               "splits": [], "oracle": []})
             d["top1"].append(lm.weights.max(0).ravel())
             d["chosen"].append(lm.expert_map.ravel())
             d["kind"].append(np.full(lm.expert_map.size, classes.index(kind)))
-    for img, _, _ in comps:
+            if per_photo:
+                maps.setdefault((i // per_photo, kind), {})[lm.name] = lm.expert_map
+    for j, (img, a, b) in enumerate(comps):
         res = restorer.restore(img, capture=True, fusion=fusion)
+        photo = j // len(COMPOSITES)
         for lm in res.routing:
-            em = lm.expert_map
-            w = em.shape[1]
-            q = max(1, w // 8)  # leave out a quarter of the width around the seam
-            left, right = em[:, : w // 2 - q].ravel(), em[:, w // 2 + q:].ravel()
             e = lm.weights.shape[0]
-            per_layer[lm.name]["splits"].append(int(np.bincount(left, minlength=e).argmax() != np.bincount(right, minlength=e).argmax()))
+            left, right = _halves(lm.expert_map)
+            d = per_layer[lm.name]
+            d["splits"].append(int(_majority(left, e) != _majority(right, e)))
+            if (photo, a) in maps and (photo, b) in maps:
+                d["oracle"].append(int(_majority(_halves(maps[(photo, a)][lm.name])[0], e)
+                                       != _majority(_halves(maps[(photo, b)][lm.name])[1], e)))
     rows = []
     for d in per_layer.values():
         rows.append({"name": d["name"], "level": int(d["level"]),
                      "top1": float(np.median(np.concatenate(d["top1"]))),
                      "nmi": float(nmi(np.concatenate(d["chosen"]), np.concatenate(d["kind"]))),
-                     "split": float(np.mean(d["splits"])) if d["splits"] else float("nan")})
+                     "split": float(np.mean(d["splits"])) if d["splits"] else float("nan"),
+                     "oracle": float(np.mean(d["oracle"])) if d["oracle"] else float("nan")})
     return rows
 
 
@@ -104,9 +128,9 @@ def to_markdown(results: dict) -> str:
                   f"{r['side']} px. Decisive layers (top1 >= 0.75): {t['decisive_layers']} of {len(r['layers'])}; "
                   f"mean NMI {t['mean_nmi']:.3f}; layers splitting >= 3 of 4 composites: {t['split_layers']}; "
                   f"targets {'met' if t['met'] else 'NOT met'}.", "",
-                  "| layer | level | median top-1 weight | NMI expert-kind | composite split |", "|---|---|---|---|---|"]
+                  "| layer | level | median top-1 weight | NMI expert-kind | composite split | oracle split |", "|---|---|---|---|---|---|"]
         for row in r["layers"]:
-            lines.append(f"| {row['name']} | {row['level']} | {row['top1']:.3f} | {row['nmi']:.3f} | {row['split']:.2f} |")
+            lines.append(f"| {row['name']} | {row['level']} | {row['top1']:.3f} | {row['nmi']:.3f} | {row['split']:.2f} | {row['oracle']:.2f} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -48,6 +48,39 @@ def test_layer_stats_and_targets(restorer):
     assert [r["split"] for r in glob] == [0.0] * len(glob)
 
 
+class _StubRestorer:
+    """Routes with one layer of E experts. ``by_region``: each cell's expert is read from the pixels under
+    it (a composite's half routes exactly as the photo it was cut from); otherwise every cell of an image
+    takes one expert drawn from the whole image (routing by the image, not the region)."""
+
+    classes = ["clean", "noise", "rain", "haze", "blur", "lowlight"]
+
+    def __init__(self, by_region: bool, e: int = 997):
+        self.by_region, self.e = by_region, e
+
+    def restore(self, img, capture=True, fusion=None):
+        from types import SimpleNamespace
+        h, w = img.shape[0] // 8, img.shape[1] // 8
+        cells = img[: h * 8, : w * 8].reshape(h, 8, w, 8, 3).mean((1, 3, 4))
+        if self.by_region:
+            em = (np.floor(cells * 1e6) % self.e).astype(np.int64)
+        else:
+            em = np.full((h, w), int(np.floor(img.mean() * 1e6)) % self.e, dtype=np.int64)
+        weights = np.zeros((self.e, h, w), np.float32)
+        np.put_along_axis(weights, em[None], 1.0, axis=0)
+        return SimpleNamespace(routing=[SimpleNamespace(name="l0", level=0, weights=weights, expert_map=em)])
+
+
+def test_oracle_split_separates_routing_by_region_from_routing_by_image():
+    singles, comps = routing_check.probe_images(_photos(n=2, side=64))
+    # routed by the region, a composite's halves go where their whole images went: split == oracle == 1
+    (row,) = routing_check.layer_stats(_StubRestorer(by_region=True), singles, comps)
+    assert row["split"] == row["oracle"] == 1.0
+    # routed by the image, the halves share one expert (split 0) although their images' experts differ (oracle 1)
+    (row,) = routing_check.layer_stats(_StubRestorer(by_region=False), singles, comps)
+    assert row["split"] == 0.0 and row["oracle"] == 1.0
+
+
 def test_routing_check_cli_errors_cleanly(tmp_path, capsys):
     assert routing_check.main(["--images", "0"]) == 2
     assert routing_check.main(["--weights", str(tmp_path / "missing"), "--images", "1", "--data-root", str(tmp_path)]) == 2
