@@ -41,7 +41,7 @@ has mirror && step mirror python -m slerir.evaluate --weights assets/weights --s
 has levels && step levels python -m lab.levels --images 12 --weights assets/weights --out assets/eval/levels_restored.md
 has passthrough && step passthrough python -m lab.passthrough --weights assets/weights
 has bank && step bank python -m analysis.bank --weights assets/weights --out assets/bank
-has routing && step routing python -m lab.routing_check --weights assets/weights --images 4 --out "docs/v2/routing_shipped.md"
+has routing && step routing python -m lab.routing_check --weights assets/weights --out "docs/v2/routing_shipped.md"
 has real && step real python -m lab.real_check --weights assets/weights --out "docs/real/$NAME.md"
 # the golden outputs guard the shipped model bit for bit: new weights are the one reason to re-record them
 has golden && step golden python tests/slerir/test_golden_outputs.py --record

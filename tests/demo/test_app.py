@@ -501,12 +501,22 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCREENSHOT_MAX_BYTES = 150_000
 
 
-def _small_png(src: Path, dst: Path, box: dict | None = None, colors: int = 64) -> int:
-    """Crop a screenshot to ``box`` (page pixels), reduce it to a palette of ``colors`` and save it; returns bytes."""
+def _small_png(src: Path, dst: Path, box: dict | None = None, colors: int = 64, keep: tuple[str, ...] = ()) -> int:
+    """Crop a screenshot to ``box`` (page pixels), reduce it to a palette of ``colors`` and save it; returns bytes.
+    ``keep``: hex colours put into the palette as they are (a legend's small swatches would otherwise take the
+    colour of the large areas around them)."""
     im = Image.open(src).convert("RGB")
     if box:
         im = im.crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"])))
-    im.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(dst, optimize=True)
+    q = im.quantize(colors=colors - len(keep), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    if keep:
+        pal = q.getpalette()[: 3 * (colors - len(keep))]
+        for c in keep:
+            pal += [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+        ref = Image.new("P", (1, 1))
+        ref.putpalette(pal + [0] * (768 - len(pal)))
+        q = im.quantize(palette=ref, dither=Image.Dither.NONE)
+    q.save(dst, optimize=True)
     return dst.stat().st_size
 
 
@@ -529,7 +539,9 @@ def test_readme_screenshots(tmp_path):
 
         bank = EmbeddingBank.load(ROOT / "assets" / "bank")
     card = ROOT / "assets" / "MODEL_CARD.md"
-    demo = build_demo(Restorer.from_pretrained(weights), bank=bank,
+    restorer = Restorer.from_pretrained(weights)
+    restorer_experts = restorer.model.cfg.num_experts
+    demo = build_demo(restorer, bank=bank,
                       model_card=card.read_text(encoding="utf-8") if card.is_file() else None)
     _, url, _ = demo.launch(**launch_kwargs(server_port=_free_port(), prevent_thread_lock=True, quiet=True))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -543,18 +555,18 @@ def test_readme_screenshots(tmp_path):
                 _upload(page, example)
                 _wait_ready(page, timeout=240_000)
                 sizes = {}
-                for name, tab, colors in (("restore", "Restore", 64), ("routing", "Routing", 40)):
-                    _open_tab(page, tab)
-                    if name == "routing":  # the shipped model's maps are near-ties: show the pairs it mixes
-                        page.locator("#map-mode label:has-text('top-2 pair')").click()
-                        page.wait_for_timeout(3000)
+                from analysis.maps import EXPERT_COLORS, TIE_COLOR
+
+                for name, tab, colors in (("restore", "Restore", 64), ("routing", "Routing", 80)):
+                    _open_tab(page, tab)  # routing: the default view, each cell's top expert
                     page.wait_for_timeout(1200)
                     raw = tmp_path / f"{name}_raw.png"
                     page.screenshot(path=str(raw))
                     box = page.locator(".tabs").first.bounding_box()
                     clip = {"x": box["x"] - 8, "y": max(0, box["y"] - 8), "width": box["width"] + 16,
                             "height": min(900 - max(0, box["y"] - 8), 760)}
-                    sizes[name] = _small_png(raw, SCREENSHOTS / f"{name}.png", clip, colors)
+                    keep = tuple(EXPERT_COLORS[:restorer_experts]) + (TIE_COLOR,) if name == "routing" else ()
+                    sizes[name] = _small_png(raw, SCREENSHOTS / f"{name}.png", clip, colors, keep)
             finally:
                 browser.close()
     finally:
