@@ -10,12 +10,12 @@ SLER-IR's abstract claims (1) layer-wise expert routing beats one shared router,
 degradation embedding beats a plain linear one, (3) global-local granularity fusion (GLGF) beats either
 granularity alone, above all on images with more than one degradation.
 
-Protocol. Every variant trains FROM SCRATCH (no ``init_from``) on the data recipe and loss weights of
-``--base`` (``configs/tiny_v2.json``), with equal steps, batch, patch and seeds; the seed sets both the
-initialisation and the data order, so two variants of one seed see the same batches. The variant changes
-``model_overrides`` only:
+Protocol. Every variant trains FROM SCRATCH (no ``init_from``) on the data recipe, loss weights and
+architecture (``model_overrides``) of ``--base`` (``configs/tiny_v2_2.json``, the shipped model's recipe), with
+equal steps, batch, patch and seeds; the seed sets both the initialisation and the data order, so two variants
+of one seed see the same batches. The variant changes ``model_overrides`` only, on top of the base's:
 
-    full      v2 defaults: spherical embedding + cosine router, GLGF, layer-wise routers, router_scale_min 10
+    full      the base: spherical embedding + cosine router, GLGF (regional gate), layer-wise routers
     linear    router "linear" (unnormalised embedding, linear router; router_scale_min 0)    claim 2
     global    fusion "global" (global-only routing embedding)                                claim 3
     local     fusion "local" (local-only routing embedding)                                  claim 3
@@ -67,7 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shared": {"shared_router": True, "router_scale_min": 10.0},
 }
 BENCH = ["cbsd68_25", "rain100l", "sots", "hsts", "lol", "gopro"]
-DEFAULT_BASE = "configs/tiny_v2.json"
+DEFAULT_BASE = "configs/tiny_v2_2.json"
 # from-scratch schedule (TrainConfig's defaults, as lab.ablate): the base recipe's 3e-4 is a fine-tune's rate
 PROTOCOL_DEFAULTS = {"lr": 2e-3, "warmup": 500, "keep_val_weights": False}
 # TrainConfig fields a run may change between machines (a CPU run continued on a GPU) without changing its result
@@ -95,8 +95,8 @@ def run_name(variant: str, seed: int) -> str:
 def resolved_config(base: str | Path, variant: str, seed: int, steps: int, out: str | Path,
                     overrides: dict[str, Any] | None = None, model_overrides: dict[str, Any] | None = None) -> dict:
     """The ``TrainConfig`` fields of one run: the base recipe without ``init_from``, the protocol's
-    from-scratch schedule, ``overrides`` (batch, patch, ...), and the variant's own ``model_overrides`` on top
-    of ``model_overrides`` (shared by every variant: tests shrink the architecture with it)."""
+    from-scratch schedule, ``overrides`` (batch, patch, ...), and the model overrides: the base's, then
+    ``model_overrides`` (shared by every variant: tests shrink the architecture with it), then the variant's own."""
     from dataclasses import asdict
 
     from slerir.train import TrainConfig
@@ -107,7 +107,7 @@ def resolved_config(base: str | Path, variant: str, seed: int, steps: int, out: 
     cfg.update(PROTOCOL_DEFAULTS)
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     cfg["init_from"] = None
-    cfg["model_overrides"] = {**(model_overrides or {}), **VARIANTS[variant]}
+    cfg["model_overrides"] = {**(cfg.get("model_overrides") or {}), **(model_overrides or {}), **VARIANTS[variant]}
     cfg.update(steps=int(steps), seed=int(seed), out=str(out))
     TrainConfig(**cfg)  # unknown or malformed fields fail here, before any run starts
     return cfg

@@ -12,7 +12,7 @@ import pytest
 from lab import claims
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "configs" / "tiny_v2.json"
+BASE = REPO / "configs" / "tiny_v2_2.json"
 
 
 # ------------------------------------------------------------------------------------------- verdicts
@@ -131,7 +131,8 @@ def test_train_writes_configs_resumes_partial_runs_and_skips_finished_ones(tmp_p
     for name, over in (("full_s1", claims.VARIANTS["full"]), ("linear_s0", {"router": "linear", "router_scale_min": 0.0}),
                        ("shared_s1", {"shared_router": True, "router_scale_min": 10.0})):
         cfg = json.loads((runs / name / "train_config.json").read_text())
-        assert cfg["init_from"] is None and cfg["model_overrides"] == over
+        # the base's architecture (router scale floor, regional GLGF gate), then the variant's changes
+        assert cfg["init_from"] is None and cfg["model_overrides"] == {**base["model_overrides"], **over}
         assert (cfg["steps"], cfg["batch"], cfg["seed"], cfg["out"]) == (5, 4, int(name[-1]), str(runs / name))
         assert cfg["recipe"] == base["recipe"] and cfg["w_entropy"] == base["w_entropy"]
         assert json.loads((runs / name / "claims_run.json").read_text())["variant"] == name.split("_")[0]
