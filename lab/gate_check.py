@@ -1,0 +1,125 @@
+"""What GLGF's gate does on samples as the trainer makes them: the global share alpha and how often the
+local and the fused embedding name each cell's class, for single-kind samples and for the two regions of
+two-kind samples (the region that covers more of the patch, and the other).
+
+    python -m lab.gate_check --weights assets/weights --config configs/tiny_v2_2.json
+
+Samples: ``--batches`` batches of ``slerir.data.TrainSampler`` with the recipe, patch, shares and context of
+``--config``, drawn from the validation photos (``--split val``, never a test set) with ``--seed``. A cell's
+class is the majority class of the pixels it covers (``slerir.losses.mask_fractions``); a two-kind sample's
+*major* region is its more frequent class, the *minor* region the rest.
+
+Reading it: for the fused embedding to route the two regions of a composite differently, the gate has to
+lower alpha on the minor region (where the global cue points to the other class) while the local embedding
+is right there; when the local cue is no more right on composites than the global one, the gate has no
+reason to trust it (``docs/LOG.md``, finding 30).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from lab.common import emit, load_restorer
+
+GROUPS = ("single", "major", "minor")
+
+
+def gate_stats(model, batches) -> dict[str, dict[str, float]]:
+    """Per group (single, major, minor): cells, mean alpha, local and fused class accuracy. ``batches``:
+    trainer batches (dicts with "lq", "mask" and optionally "ctx")."""
+    import torch
+    import torch.nn.functional as F
+
+    from slerir.losses import mask_fractions
+
+    protos = model.prototypes.detach()
+    acc: dict[str, dict[str, list]] = {g: {"alpha": [], "local": [], "fused": []} for g in GROUPS}
+    for b in batches:
+        with torch.no_grad():
+            out = model(b["lq"], context=b.get("ctx"))
+        e = out.embeddings
+        h, w = e.local.shape[-2:]
+        cell = mask_fractions(b["mask"], protos.shape[0], (h, w)).argmax(1)  # (B,h,w)
+
+        def nearest(z):
+            return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
+
+        local, fused = nearest(e.local), nearest(e.fused)
+        for i in range(cell.shape[0]):
+            c = cell[i]
+            counts = torch.bincount(c.flatten(), minlength=protos.shape[0])
+            if int((counts > 0).sum()) == 1:
+                groups = {"single": torch.ones_like(c, dtype=torch.bool)}
+            else:
+                major = counts.argmax()
+                groups = {"major": c == major, "minor": c != major}
+            for g, m in groups.items():
+                acc[g]["alpha"].append(e.alpha[i, 0][m].numpy())
+                acc[g]["local"].append((local[i][m] == c[m]).numpy())
+                acc[g]["fused"].append((fused[i][m] == c[m]).numpy())
+    rows = {}
+    for g in GROUPS:
+        if acc[g]["alpha"]:
+            a = np.concatenate(acc[g]["alpha"])
+            rows[g] = {"cells": int(a.size), "alpha": float(a.mean()),
+                       "local_acc": float(np.concatenate(acc[g]["local"]).mean()),
+                       "fused_acc": float(np.concatenate(acc[g]["fused"]).mean())}
+    return rows
+
+
+def to_markdown(results: dict) -> str:
+    lines = [f"# GLGF gate on training samples: `{results['command']}`", ""]
+    for w, rows in results["weights"].items():
+        lines += [f"## {w}", "", "| cells | n | mean alpha (global share) | local embedding right | fused embedding right |",
+                  "|---|---|---|---|---|"]
+        names = {"single": "single-kind samples", "major": "two-kind samples, major region",
+                 "minor": "two-kind samples, minor region"}
+        for g in GROUPS:
+            if g in rows:
+                r = rows[g]
+                lines.append(f"| {names[g]} | {r['cells']} | {r['alpha']:.2f} | {r['local_acc']:.0%} | {r['fused_acc']:.0%} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lab.gate_check", description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders")
+    ap.add_argument("--config", default="configs/tiny_v2_2.json", help="training config whose sampler makes the samples")
+    ap.add_argument("--batches", type=int, default=12, help="batches of the config's batch size")
+    ap.add_argument("--split", choices=["val", "train"], default="val", help="photos the samples are cut from")
+    ap.add_argument("--seed", type=int, default=999)
+    ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
+    ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
+    args = ap.parse_args(argv)
+    if args.batches < 1:
+        print("error: --batches must be >= 1", file=sys.stderr)
+        return 2
+    from slerir.data.sampler import TrainSampler
+    from slerir.train import TrainConfig
+
+    try:
+        cfg = TrainConfig.from_json(args.config)
+        sampler = TrainSampler(args.data_root, cfg.tasks, cfg.patch, cfg.batch, cfg.mixed_share, cfg.clean_share,
+                               split=args.split, seed=args.seed, task_weights=cfg.task_weights, recipe=cfg.recipe,
+                               context=cfg.stats_context)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    batches = [sampler.batch(s) for s in range(args.batches)]
+    results = {"command": "python -m lab.gate_check " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "weights": {}}
+    for w in args.weights:
+        restorer = load_restorer(w)
+        if restorer is None:
+            return 2
+        restorer.model.eval()
+        results["weights"][w] = gate_stats(restorer.model, batches)
+    emit(to_markdown(results), results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
