@@ -26,9 +26,23 @@ from lab.common import emit, load_restorer
 GROUPS = ("single", "major", "minor")
 
 
-def gate_stats(model, batches) -> dict[str, dict[str, float]]:
+def interior_cells(frac, cell):
+    """(B,h,w) bool: cells covered by one class alone (fraction > 0.99) whose 3x3 neighbours share that class."""
+    import torch.nn.functional as F
+
+    h, w = cell.shape[-2:]
+    pad = F.pad(cell[:, None].float(), (1, 1, 1, 1), mode="replicate")[:, 0]
+    same = frac.max(1).values > 0.99
+    for dy in range(3):
+        for dx in range(3):
+            same = same & (pad[:, dy:dy + h, dx:dx + w] == cell)
+    return same
+
+
+def gate_stats(model, batches, interior: bool = False) -> dict[str, dict[str, float]]:
     """Per group (single, major, minor): cells, mean alpha, local and fused class accuracy. ``batches``:
-    trainer batches (dicts with "lq", "mask" and optionally "ctx")."""
+    trainer batches (dicts with "lq", "mask" and optionally "ctx"). ``interior``: count only the cells of
+    two-kind samples that lie inside one region (``interior_cells``), leaving out its edges and mixed cells."""
     import torch
     import torch.nn.functional as F
 
@@ -41,7 +55,9 @@ def gate_stats(model, batches) -> dict[str, dict[str, float]]:
             out = model(b["lq"], context=b.get("ctx"))
         e = out.embeddings
         h, w = e.local.shape[-2:]
-        cell = mask_fractions(b["mask"], protos.shape[0], (h, w)).argmax(1)  # (B,h,w)
+        frac = mask_fractions(b["mask"], protos.shape[0], (h, w))
+        cell = frac.argmax(1)  # (B,h,w)
+        inside = interior_cells(frac, cell) if interior else torch.ones_like(cell, dtype=torch.bool)
 
         def nearest(z):
             return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
@@ -54,8 +70,10 @@ def gate_stats(model, batches) -> dict[str, dict[str, float]]:
                 groups = {"single": torch.ones_like(c, dtype=torch.bool)}
             else:
                 major = counts.argmax()
-                groups = {"major": c == major, "minor": c != major}
+                groups = {"major": (c == major) & inside[i], "minor": (c != major) & inside[i]}
             for g, m in groups.items():
+                if not bool(m.any()):
+                    continue
                 acc[g]["alpha"].append(e.alpha[i, 0][m].numpy())
                 acc[g]["local"].append((local[i][m] == c[m]).numpy())
                 acc[g]["fused"].append((fused[i][m] == c[m]).numpy())
@@ -74,8 +92,9 @@ def to_markdown(results: dict) -> str:
     for w, rows in results["weights"].items():
         lines += [f"## {w}", "", "| cells | n | mean alpha (global share) | local embedding right | fused embedding right |",
                   "|---|---|---|---|---|"]
-        names = {"single": "single-kind samples", "major": "two-kind samples, major region",
-                 "minor": "two-kind samples, minor region"}
+        inner = ", inside" if results.get("interior") else ""
+        names = {"single": "single-kind samples", "major": f"two-kind samples, major region{inner}",
+                 "minor": f"two-kind samples, minor region{inner}"}
         for g in GROUPS:
             if g in rows:
                 r = rows[g]
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=12, help="batches of the config's batch size")
     ap.add_argument("--split", choices=["val", "train"], default="val", help="photos the samples are cut from")
     ap.add_argument("--seed", type=int, default=999)
+    ap.add_argument("--interior", action="store_true",
+                    help="two-kind samples: only cells inside one region (no edges, no mixed cells)")
     ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
     ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
     args = ap.parse_args(argv)
@@ -110,13 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     batches = [sampler.batch(s) for s in range(args.batches)]
     results = {"command": "python -m lab.gate_check " + " ".join(argv if argv is not None else sys.argv[1:]),
-               "weights": {}}
+               "interior": bool(args.interior), "weights": {}}
     for w in args.weights:
         restorer = load_restorer(w)
         if restorer is None:
             return 2
         restorer.model.eval()
-        results["weights"][w] = gate_stats(restorer.model, batches)
+        results["weights"][w] = gate_stats(restorer.model, batches, args.interior)
     emit(to_markdown(results), results, args.out)
     return 0
 

@@ -39,6 +39,10 @@ def test_gate_stats_separates_single_kind_samples_and_the_two_regions_of_composi
     assert rows["minor"]["local_acc"] == 1.0
     assert all(abs(r["alpha"] - 0.7) < 1e-6 for r in rows.values())
     assert "minor region" in gate_check.to_markdown({"command": "c", "weights": {"w": rows}})
+    # inside the regions only: the 4x4 grid's column next to the seam (and the minor region, one column wide,
+    # whose every cell touches the seam) is left out
+    inner = gate_check.gate_stats(model, [{"lq": torch.zeros(2, 3, 32, 32), "mask": mask}], interior=True)
+    assert inner["single"]["cells"] == 16 and inner["major"]["cells"] == 8 and "minor" not in inner
 
 
 def test_gate_check_cli_errors_cleanly(tmp_path, capsys):
