@@ -70,7 +70,9 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int, r
     Returns:
         dict of numpy arrays: "lq", "gt" (P, P, 3) float32; "mask" (P, P) int64; "frac" (K,) float32;
         "label" int (class with most pixels); "params" (list of dicts); with ``context_side`` also
-        "ctx" (C, C, 3) float32 and "ctx_offset" (row, col) of the patch in it.
+        "ctx" (C, C, 3) float32 and "ctx_offset" (row, col) of the patch in it. "frac" and "label" (the
+        global embedding's targets) describe what the global statistics see: the context when there is
+        one, else the patch; "mask" (the local targets) is always the patch's.
     """
     m = blur_margin(specs)
     size = patch + 2 * m
@@ -83,7 +85,7 @@ def make_sample(img: np.ndarray, specs: Sequence[DegradationSpec], patch: int, r
     if not m and any(sp.kind == "haze" and sp.scene and sp.mask == "full" for sp in specs):
         side = min(h, w, HAZE_CONTEXT * patch)  # the haze field's context (not handed to the model)
         if side > patch:
-            s = _sample_in_context(img, specs, patch, rng, side, 0, *ops)
+            s = _sample_in_context(img, specs, patch, rng, side, 0, *ops, global_from_context=False)
             return {k: v for k, v in s.items() if k not in ("ctx", "ctx_offset")}
     lq, gt, mask, params = _degraded_crop(img, size, specs, rng, *ops)  # (S, S, 3) float32 each
     if m:
@@ -109,19 +111,27 @@ def _degraded_crop(img, size, specs, rng, content, clean, inputs):
     return lq, gt, res.mask, res.params
 
 
-def _sample_in_context(img, specs, patch, rng, side, margin, content, clean, inputs) -> dict[str, Any]:
+def _sample_in_context(img, specs, patch, rng, side, margin, content, clean, inputs,
+                       global_from_context: bool = True) -> dict[str, Any]:
+    """A patch cut from a degraded (side, side) crop, with the crop as "ctx". ``global_from_context``: the
+    global targets ("frac", "label") count the whole crop's mask, since the model pools its global statistics
+    over "ctx" (a patch inside one region of a two-kind crop still has a two-kind global view); False when the
+    crop is not handed to the model."""
     if side > min(img.shape[:2]):
         raise ValueError(f"a {side} px context does not fit a {img.shape[0]}x{img.shape[1]} image")
     lq, gt, mask, params = _degraded_crop(img, side, specs, rng, content, clean, inputs)
     oy, ox = (int(v) for v in rng.integers(margin, side - margin - patch + 1, size=2))
     cut = (slice(oy, oy + patch), slice(ox, ox + patch))
-    return _pack(lq[cut], gt[cut], mask[cut], params, ctx=lq, ctx_offset=(oy, ox))
+    return _pack(lq[cut], gt[cut], mask[cut], params, global_mask=mask if global_from_context else None,
+                 ctx=lq, ctx_offset=(oy, ox))
 
 
-def _pack(lq, gt, mask, params, **extra) -> dict[str, Any]:
-    """A sample dict: the arrays, the share of pixels per class and the class with most pixels."""
-    counts = np.bincount(mask.ravel(), minlength=NUM_CLASSES)
-    return {"lq": lq, "gt": gt, "mask": mask, "frac": (counts / mask.size).astype(np.float32),
+def _pack(lq, gt, mask, params, global_mask=None, **extra) -> dict[str, Any]:
+    """A sample dict: the arrays, the share of pixels per class and the class with most pixels, counted over
+    ``global_mask`` (what the global statistics see) when given, else over ``mask``."""
+    seen = mask if global_mask is None else global_mask
+    counts = np.bincount(seen.ravel(), minlength=NUM_CLASSES)
+    return {"lq": lq, "gt": gt, "mask": mask, "frac": (counts / seen.size).astype(np.float32),
             "label": int(np.argmax(counts)), "params": params, **extra}
 
 

@@ -540,6 +540,19 @@ def test_context_cuts_each_patch_from_a_wider_degraded_crop():
         m = blur_margin(specs)
         assert m <= oy <= 96 - m - 32 and m <= ox <= 96 - m - 32  # blurred from real content on every side
         assert np.isclose(s["frac"].sum(), 1.0) and s["label"] == int(np.argmax(s["frac"]))
+    # the global targets describe what the global statistics see: a patch inside one region of a two-kind
+    # context still has a two-kind global view (the local targets, "mask", stay the patch's)
+    two = [DegradationSpec("rain", mask="half"), DegradationSpec("haze", mask="half")]
+    inside = 0
+    for seed in range(12):
+        s = make_sample(img, two, 32, np.random.default_rng(seed), context_side=96)
+        patch_kinds = set(np.unique(s["mask"]).tolist())
+        assert (s["frac"] > 0).sum() == 2 and {CLASSES.index("rain"), CLASSES.index("haze")} == set(np.flatnonzero(s["frac"]))
+        inside += len(patch_kinds) == 1
+        alone = make_sample(img, two, 32, np.random.default_rng(seed))  # no context: the patch's own counts
+        counts = np.bincount(alone["mask"].ravel(), minlength=len(CLASSES)) / alone["mask"].size
+        assert np.allclose(alone["frac"], counts)
+    assert inside > 0  # some patches lay inside one region
     kw = dict(split="val", batch=4, patch=32, seed=0, tasks="five")
     b = TrainSampler(context=3, **kw).batch(0)
     assert b["ctx"].shape == (4, 3, 96, 96) and b["lq"].shape == (4, 3, 32, 32)
