@@ -24,6 +24,7 @@ import numpy as np
 from lab.common import emit, load_restorer
 
 GROUPS = ("single", "major", "minor")
+DISTANCE_BINS = (0, 8, 16, 24, 32, 48)  # px from the other region; the last bin is open
 
 
 def interior_cells(frac, cell):
@@ -37,6 +38,73 @@ def interior_cells(frac, cell):
         for dx in range(3):
             same = same & (pad[:, dy:dy + h, dx:dx + w] == cell)
     return same
+
+
+def boundary_distance(mask: np.ndarray) -> np.ndarray:
+    """(H,W) class mask -> (H,W) distance in px from each pixel to the nearest pixel of another class
+    (inf where the mask holds one class)."""
+    from scipy.ndimage import distance_transform_edt
+
+    d = np.full(mask.shape, np.inf)
+    kinds = np.unique(mask)
+    if len(kinds) < 2:
+        return d
+    for k in kinds:
+        inside = mask == k
+        d[inside] = distance_transform_edt(inside)[inside]
+    return d
+
+
+def distance_stats(model, batches) -> list[dict]:
+    """Two-kind samples' cells by their centre's distance to the other region (``DISTANCE_BINS``): cells,
+    mean alpha, local and fused class accuracy, and the share of cells in the major region. Shows whether the
+    local cue fails only near the boundary (its receptive field reaches over it) or everywhere."""
+    import torch
+    import torch.nn.functional as F
+
+    from slerir.losses import mask_fractions
+
+    protos = model.prototypes.detach()
+    edges = list(DISTANCE_BINS) + [np.inf]
+    acc = [{"alpha": [], "local": [], "fused": [], "major": []} for _ in DISTANCE_BINS]
+    for b in batches:
+        with torch.no_grad():
+            out = model(b["lq"], context=b.get("ctx"))
+        e = out.embeddings
+        h, w = e.local.shape[-2:]
+        cell = mask_fractions(b["mask"], protos.shape[0], (h, w)).argmax(1)
+
+        def nearest(z):
+            return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
+
+        local, fused = nearest(e.local), nearest(e.fused)
+        for i in range(cell.shape[0]):
+            mask = b["mask"][i].numpy()
+            if len(np.unique(mask)) < 2:
+                continue
+            sy, sx = mask.shape[0] // h, mask.shape[1] // w
+            dist = boundary_distance(mask)[sy // 2::sy, sx // 2::sx][:h, :w]
+            major = int(np.bincount(mask.ravel()).argmax())
+            c = cell[i].numpy()
+            for j in range(len(DISTANCE_BINS)):
+                sel = (dist >= edges[j]) & (dist < edges[j + 1])
+                if sel.any():
+                    t = torch.from_numpy(sel)
+                    acc[j]["alpha"].append(e.alpha[i, 0][t].numpy())
+                    acc[j]["local"].append((local[i][t] == cell[i][t]).numpy())
+                    acc[j]["fused"].append((fused[i][t] == cell[i][t]).numpy())
+                    acc[j]["major"].append(c[sel] == major)
+    rows = []
+    for j, a in enumerate(acc):
+        if a["alpha"]:
+            lo, hi = edges[j], edges[j + 1]
+            rows.append({"px": f"{lo}-{hi}" if np.isfinite(hi) else f">= {lo}",
+                         "cells": int(sum(x.size for x in a["alpha"])),
+                         "alpha": float(np.concatenate(a["alpha"]).mean()),
+                         "local_acc": float(np.concatenate(a["local"]).mean()),
+                         "fused_acc": float(np.concatenate(a["fused"]).mean()),
+                         "major": float(np.concatenate(a["major"]).mean())})
+    return rows
 
 
 def gate_stats(model, batches, interior: bool = False) -> dict[str, dict[str, float]]:
@@ -100,6 +168,14 @@ def to_markdown(results: dict) -> str:
                 r = rows[g]
                 lines.append(f"| {names[g]} | {r['cells']} | {r['alpha']:.2f} | {r['local_acc']:.0%} | {r['fused_acc']:.0%} |")
         lines.append("")
+        dist = results.get("distance", {}).get(w)
+        if dist:
+            lines += ["Two-kind samples' cells by distance to the other region:", "",
+                      "| px from the other region | cells | mean alpha | local embedding right | fused embedding right | in the major region |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {r['px']} | {r['cells']} | {r['alpha']:.2f} | {r['local_acc']:.0%} | {r['fused_acc']:.0%} | {r['major']:.0%} |"
+                      for r in dist]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -112,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=999)
     ap.add_argument("--interior", action="store_true",
                     help="two-kind samples: only cells inside one region (no edges, no mixed cells)")
+    ap.add_argument("--by-distance", action="store_true",
+                    help="also break the two-kind samples' cells down by their distance to the other region")
     ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
     ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
     args = ap.parse_args(argv)
@@ -138,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         restorer.model.eval()
         results["weights"][w] = gate_stats(restorer.model, batches, args.interior)
+        if args.by_distance:
+            results.setdefault("distance", {})[w] = distance_stats(restorer.model, batches)
     emit(to_markdown(results), results, args.out)
     return 0
 

@@ -64,6 +64,13 @@ class ModelConfig:
             image?). At one cell the gate cannot tell a region that truly differs (one half of a
             composite: trust the local cue) from a stray local error (trust the global cue); measured on
             v2.1, it settled at alpha ~0.5 on composites and routed their halves alike (LOG finding 29).
+        glgf_max_global: the most the global cue may weigh in GLGF's fusion: alpha(p) =
+            glgf_max_global * sigmoid(gate(p)) (1: the first gate, unbounded). Ours, v2.6, at 0.5: the global
+            cue at most as much as the local one (the slerp's midpoint). Measured on v2.2 (LOG finding 33): the
+            training losses push alpha up everywhere (single-kind samples, four fifths of the data, are
+            named right more often the more global the fused cue is), and at alpha ~0.65 the two halves of
+            a composite route alike; the same weights at alpha ~0.33 route them apart in 5 layers instead of
+            2 for 0.05 dB of validation score. The fusion modes "global" and "local" ignore it (alpha 1, 0).
     """
 
     name: str = "tiny"
@@ -90,6 +97,7 @@ class ModelConfig:
     global_cond: bool = False
     router_scale_min: float = 0.0
     glgf_context: int = 0
+    glgf_max_global: float = 1.0
 
     def __post_init__(self) -> None:
         if len(self.expert_ratios) != self.num_experts:
@@ -108,6 +116,8 @@ class ModelConfig:
             raise ValueError(f"router_scale_min must be >= 0, got {self.router_scale_min}")
         if self.glgf_context < 0 or (self.glgf_context and self.glgf_context % 2 == 0):
             raise ValueError(f"glgf_context must be 0 or an odd window size, got {self.glgf_context}")
+        if not 0 < self.glgf_max_global <= 1:
+            raise ValueError(f"glgf_max_global must be in (0, 1], got {self.glgf_max_global}")
         if self.num_classes != len(self.classes):
             raise ValueError("num_classes must equal len(classes)")
 

@@ -428,7 +428,8 @@ class GLGF(nn.Module):
     """Global-Local Granularity Fusion: alpha(p) = sigmoid(g([z_g, z_l(p), <z_g, z_l(p)>, ...])) and
     z(p) = slerp(z_l(p), z_g, alpha(p)). With ``glgf_context`` k > 0 the gate also sees the regional
     agreement cos(z_l(p), r(p)) and cos(r(p), z_g), r(p) the mean local embedding over a k x k window
-    (see ``ModelConfig.glgf_context``). Ablations: fusion "global" (alpha=1), "local" (alpha=0)."""
+    (see ``ModelConfig.glgf_context``); alpha is at most ``ModelConfig.glgf_max_global``. Ablations: fusion
+    "global" (alpha=1), "local" (alpha=0)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -436,6 +437,7 @@ class GLGF(nn.Module):
         self.mode = cfg.fusion
         self.spherical = cfg.router == "spherical"
         self.context = int(cfg.glgf_context)
+        self.max_global = float(cfg.glgf_max_global)
         self.net = nn.Sequential(nn.Conv2d(2 * d + (3 if self.context else 1), 16, 1), nn.GELU(), nn.Conv2d(16, 1, 1))
 
     def gate_inputs(self, zg_map: torch.Tensor, zl: torch.Tensor) -> torch.Tensor:
@@ -457,6 +459,8 @@ class GLGF(nn.Module):
             alpha = torch.zeros_like(zl[:, :1])
         else:
             alpha = torch.sigmoid(self.net(self.gate_inputs(zg_map, zl)))
+            if self.max_global < 1:
+                alpha = self.max_global * alpha
         if self.spherical:
             if mode == "global":
                 return zg_map, alpha

@@ -45,6 +45,26 @@ def test_gate_stats_separates_single_kind_samples_and_the_two_regions_of_composi
     assert inner["single"]["cells"] == 16 and inner["major"]["cells"] == 8 and "minor" not in inner
 
 
+def test_distance_stats_bins_composite_cells_by_their_distance_to_the_other_region():
+    mask = torch.zeros(1, 64, 64, dtype=torch.long)
+    mask[0, :, :16] = 3  # haze on the left quarter, noise (class 1) on the rest
+    mask[0, :, 16:] = 1
+    truth = F.adaptive_avg_pool2d(F.one_hot(mask, 6).permute(0, 3, 1, 2).float(), (8, 8)).argmax(1)
+    wrong_near = truth.clone()
+    wrong_near[0, :, 1:3] = 5  # the local cue fails on the two columns of cells next to the seam
+    model = _StubModel(wrong_near, major=[1])
+    rows = gate_check.distance_stats(model, [{"lq": torch.zeros(1, 3, 64, 64), "mask": mask}])
+    by_px = {r["px"]: r for r in rows}
+    # the 8 columns' centres lie 12, 4 (haze), 5, 13, 21, 29, 37 and 45 px (noise) from the other region
+    assert {k: r["cells"] for k, r in by_px.items()} == {"0-8": 16, "8-16": 16, "16-24": 8, "24-32": 8, "32-48": 16}
+    assert by_px["0-8"]["local_acc"] == 0.0 and by_px["8-16"]["local_acc"] == 1.0
+    # the fused embedding names noise everywhere: wrong on the haze cells (half of those next to the seam)
+    assert by_px["0-8"]["fused_acc"] == 0.5 and by_px["32-48"]["fused_acc"] == 1.0 and by_px["32-48"]["major"] == 1.0
+    md = gate_check.to_markdown({"command": "c", "weights": {"w": {}}, "distance": {"w": rows}})
+    assert "| 0-8 | 16 |" in md
+    assert gate_check.boundary_distance(torch.zeros(4, 4, dtype=torch.long).numpy()).min() == float("inf")
+
+
 def test_gate_check_cli_errors_cleanly(tmp_path, capsys):
     assert gate_check.main(["--batches", "0"]) == 2
     assert gate_check.main(["--config", str(tmp_path / "missing.json")]) == 2

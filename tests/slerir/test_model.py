@@ -412,3 +412,29 @@ def test_glgf_context_gate_sees_regional_agreement():
     assert float(region_vs_global[4, 5]) < 0.1               # the right region differs from z_g
     assert float(region_vs_global[4, 0]) > 0.99              # left region agrees with z_g
     assert GLGF(SMALL).gate_inputs(zg[:, :, None, None].expand_as(zl), zl).shape[1] == 2 * d + 1
+
+
+def test_glgf_max_global_bounds_the_global_share():
+    """glgf_max_global m (v2.6): alpha = m * sigmoid(gate), so the global cue never weighs more than m; the same
+    gate weights give exactly m times the unbounded alpha; the "global"/"local" modes still give 1 and 0."""
+    from slerir.model import GLGF
+
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="glgf_max_global"):
+            SMALL.replace(glgf_max_global=bad)
+    torch.manual_seed(0)
+    free, bounded = GLGF(SMALL.replace(glgf_context=3)), GLGF(SMALL.replace(glgf_context=3, glgf_max_global=0.5))
+    bounded.load_state_dict(free.state_dict())
+    with torch.no_grad():  # a gate that wants the global cue everywhere
+        free.net[-1].bias.fill_(8.0)
+        bounded.net[-1].bias.fill_(8.0)
+    zg = F.normalize(torch.randn(2, SMALL.embed_dim), dim=1)
+    zl = F.normalize(torch.randn(2, SMALL.embed_dim, 5, 4), dim=1)
+    z_free, a_free = free(zg, zl)
+    z_b, a_b = bounded(zg, zl)
+    assert float(a_free.min()) > 0.99
+    assert float(a_b.max()) <= 0.5 and torch.allclose(a_b, 0.5 * a_free)
+    # the bounded fused embedding stays nearer the local cue than the global one
+    cos = lambda a, b: (a * b).sum(1)
+    assert bool((cos(z_b, zl) >= cos(z_b, zg[:, :, None, None].expand_as(zl)) - 1e-5).all())
+    assert float(bounded(zg, zl, "global")[1].min()) == 1.0 and float(bounded(zg, zl, "local")[1].max()) == 0.0
