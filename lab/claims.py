@@ -11,7 +11,7 @@ degradation embedding beats a plain linear one, (3) global-local granularity fus
 granularity alone, above all on images with more than one degradation.
 
 Protocol. Every variant trains FROM SCRATCH (no ``init_from``) on the data recipe, loss weights and
-architecture (``model_overrides``) of ``--base`` (``configs/tiny_v2_2.json``, the shipped model's recipe), with
+architecture (``model_overrides``) of ``--base`` (``configs/tiny_v2_6.json``: the shipped model's recipe and its GLGF bound), with
 equal steps, batch, patch and seeds; the seed sets both the initialisation and the data order, so two variants
 of one seed see the same batches. The variant changes ``model_overrides`` only, on top of the base's:
 
@@ -21,7 +21,7 @@ of one seed see the same batches. The variant changes ``model_overrides`` only, 
     local     fusion "local" (local-only routing embedding)                                  claim 3
     shared    shared_router True (one router for all layers)                                 claim 1
 
-The base recipe's learning rate is a fine-tune's (3e-4 from the v1 soup), so the protocol uses the from-scratch
+The base recipe's learning rate is a fine-tune's (2e-4 from the shipped model), so the protocol uses the from-scratch
 schedule of ``slerir.train.TrainConfig`` and ``lab.ablate`` instead (``--lr`` 2e-3, ``--warmup`` 500); no
 validation weights are kept (``best/`` and ``weights/`` are).
 
@@ -67,7 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shared": {"shared_router": True, "router_scale_min": 10.0},
 }
 BENCH = ["cbsd68_25", "rain100l", "sots", "hsts", "lol", "gopro"]
-DEFAULT_BASE = "configs/tiny_v2_2.json"
+DEFAULT_BASE = "configs/tiny_v2_6.json"
 # from-scratch schedule (TrainConfig's defaults, as lab.ablate): the base recipe's 3e-4 is a fine-tune's rate
 PROTOCOL_DEFAULTS = {"lr": 2e-3, "warmup": 500, "keep_val_weights": False}
 # TrainConfig fields a run may change between machines (a CPU run continued on a GPU) without changing its result
