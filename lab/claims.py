@@ -270,8 +270,11 @@ def train(variants: list[str], seeds: list[int], steps: int, runs: str | Path, b
                     rec = _last_log(d)
                     s = rec.get("step", s0)
                     rate = (s - s0) / max(1e-9, time.monotonic() - t0)
-                    eta = (steps - s) / rate / 60 if rate > 0 else float("nan")
-                    log(f"[{d.name}] step {s}/{steps}, {rate:.2f} steps/s, loss {rec.get('loss', float('nan')):.4f}, "
+                    if s <= s0 or "loss" not in rec:  # nothing logged since this launch: no rate or loss to give yet
+                        log(f"[{d.name}] step {s}/{steps}: starting ({time.monotonic() - t0:.0f} s), no step logged yet")
+                        continue
+                    eta = (steps - s) / rate / 60
+                    log(f"[{d.name}] step {s}/{steps}, {rate:.2f} steps/s, loss {rec['loss']:.4f}, "
                         f"about {eta:.0f} min left")
             if pending or active:
                 time.sleep(poll)

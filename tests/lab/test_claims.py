@@ -164,6 +164,30 @@ def test_deadline_stops_runs_saved_and_the_next_call_resumes_them(tmp_path):
     assert set(status.values()) == {"finished"} and all(c[-1] == "--resume" for c in calls)
 
 
+class LoggingProc(FakeProc):
+    """Runs until SIGTERM; from its second poll on, its log holds a step like the trainer's log.jsonl."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.polls = 0
+
+    def poll(self):
+        self.polls += 1
+        if self.polls == 2:
+            (self.run_dir / "log.jsonl").write_text(json.dumps({"step": 3, "loss": 1.5}) + "\n")
+        return self.rc
+
+
+def test_progress_lines_say_starting_until_a_step_is_logged_then_give_rate_and_loss(tmp_path):
+    lines = []
+    claims.train(["full"], [0], 5, tmp_path / "runs", BASE, poll=0.01, deadline=0.3, progress_every=0,
+                 launch=lambda cmd, log_path: LoggingProc(cmd, Path(log_path).parent, 5, True), log=lines.append)
+    progress = [x for x in lines if x.startswith("[full_s0] step")]
+    assert progress and "starting" in progress[0] and "no step logged yet" in progress[0]
+    assert any("step 3/5" in x and "loss 1.5000" in x and "min left" in x for x in progress)
+    assert not any("nan" in x for x in lines)
+
+
 def test_status_projects_the_time_left_from_the_measured_rate(tmp_path):
     runs = tmp_path / "runs"
     _finished_run(runs, "full", 0, steps=100)
