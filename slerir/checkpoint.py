@@ -169,7 +169,22 @@ def weights_sha256(path: str | Path) -> str | None:
 
 
 def weights_fingerprint(path: str | Path) -> str | None:
-    """First 16 hex digits of :func:`weights_sha256`: the name by which the embedding bank, the eval
-    tables and the app's gain table record the weights they were made with; None when there is no file."""
+    """16 hex digits naming a model as it runs: the tensors and the architecture settings (``config.json`` ->
+    ``model``) together, so that the same tensors under another parameter-free setting (``glgf_max_global``,
+    ``top_k``; ``python -m lab.override``) get another name. The embedding bank, the gain table and the report
+    record the model they were made with by it. Without a config, the first 16 hex digits of
+    :func:`weights_sha256`; None when there is no tensors file."""
+    import hashlib
+
     full = weights_sha256(path)
-    return full[:16] if full else None
+    if not full:
+        return None
+    p = Path(path)
+    cj = p / "config.json" if p.is_dir() else p.with_suffix(".json")
+    try:
+        model = json.loads(cj.read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        model = None
+    if not model:
+        return full[:16]
+    return hashlib.sha256((full + json.dumps(model, sort_keys=True)).encode()).hexdigest()[:16]

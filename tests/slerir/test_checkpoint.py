@@ -122,7 +122,26 @@ def test_fingerprint_names_the_tensors_file(tmp_path, weights_dir):
 
     full = hashlib.sha256((weights_dir / "model.safetensors").read_bytes()).hexdigest()
     assert weights_sha256(weights_dir) == weights_sha256(weights_dir / "model.safetensors") == full
-    assert weights_fingerprint(weights_dir) == full[:16]
+    fp = weights_fingerprint(weights_dir)
+    assert len(fp) == 16 and fp != full[:16]  # the tensors and the model settings together
+    # the same tensors under another parameter-free setting are another model
+    import json
+    import shutil
+
+    alt = tmp_path / "bounded"
+    shutil.copytree(weights_dir, alt)
+    cfg = json.loads((alt / "config.json").read_text())
+    cfg["model"]["glgf_max_global"] = 0.5
+    (alt / "config.json").write_text(json.dumps(cfg))
+    bounded = weights_fingerprint(alt)
+    assert weights_sha256(alt) == full and bounded != fp
+    cfg["meta"] = {"note": "metadata does not count"}
+    (alt / "config.json").write_text(json.dumps(cfg, indent=4))
+    assert weights_fingerprint(alt) == bounded
+    # a bare tensors file: its own hash
+    bare = tmp_path / "bare.safetensors"
+    shutil.copyfile(weights_dir / "model.safetensors", bare)
+    assert weights_fingerprint(bare) == full[:16]
     other = save_weights(make_model(seed=1), tmp_path / "other")
     assert weights_fingerprint(other) != weights_fingerprint(weights_dir)
     assert weights_fingerprint(tmp_path / "none") is None and weights_sha256(tmp_path) is None
