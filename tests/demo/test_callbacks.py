@@ -226,3 +226,18 @@ def test_zoom_crops_at_the_chosen_place_without_scaling(restorer, tmp_path):
     full = cb.run(cb.load(path), capture=False).image
     assert np.array_equal(np.asarray(Image.open(after)), (np.clip(full[:64, 96:], 0, 1) * 255 + 0.5).astype(np.uint8))
     assert "Pixels 96-160 x 0-64 of 160x100" in text
+
+
+def test_glgf_text_names_the_models_cap_on_alpha_and_the_map_stays_under_it():
+    from tests.conftest import TEST_CFG
+
+    rng = np.random.default_rng(0)
+    img = rng.random((48, 64, 3)).astype(np.float32)
+    texts = {}
+    for cap in (1.0, 0.5):
+        cb = Callbacks(Restorer(make_model(TEST_CFG.replace(glgf_max_global=cap)), tile=64), tile=64)
+        res = cb.restorer.restore(img, capture=True)
+        (_, text, _, _), _ = cb.glgf_views(img, res)
+        texts[cap] = text
+        assert float(res.alpha.max()) <= cap + 1e-6
+    assert "caps alpha at 0.50" in texts[0.5] and "caps alpha" not in texts[1.0]
