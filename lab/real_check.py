@@ -10,7 +10,9 @@ paired sets (input/ <-> target/): SIDD_samples (real smartphone noise) and Raind
     image's gain, and how many images come back below their input.
 no-reference sets (input/ only): the share of photos whose predicted class (global embedding) is the
     folder's kind: noise (RNI15, DND patches), rain (SIRR real rain, Raindrop real), haze (RIDCP),
-    blur (SRN, Lai), low light (DICM, LIME); and the predicted classes seen.
+    blur (SRN, Lai), low light (DICM, LIME); the predicted classes seen; the mean probability the model
+    gives the folder's kind, and how many of the missed photos have it as their second choice (a near
+    miss, against a kind the model does not consider at all). The JSON lists every photo's probabilities.
 
 Targets (issue #30): SIDD gain >= 6 dB with no image below its input; every other paired set >= its
 input; recognition >= 70% for rain, haze, low light and noise.
@@ -81,15 +83,21 @@ def check(restorer, root: Path, limit: int | None = None, progress=None) -> dict
         folder = root / name / "input"
         if not folder.is_dir():
             continue
-        preds = []
+        preds, rows = [], []
+        k = restorer.classes.index(kind)
         for p in _images(folder)[:limit]:
-            probs = restorer.classify(load_image(p))  # the encoder alone: what restore() would report
-            preds.append(restorer.classes[int(np.argmax(probs))])
+            probs = np.asarray(restorer.classify(load_image(p)), dtype=float)  # the encoder alone: as restore() reports
+            order = np.argsort(-probs)
+            preds.append(restorer.classes[int(order[0])])
+            rows.append({"image": p.name, "predicted": preds[-1], "kind_rank": int(np.where(order == k)[0][0]) + 1,
+                         "probs": {c: round(float(v), 4) for c, v in zip(restorer.classes, probs)}})
             if progress:
                 progress(f"{name}/{p.name}")
         counts = Counter(preds)
         out["noref"][name] = {"kind": kind, "n": len(preds), "recognised": counts[kind] / max(1, len(preds)),
-                              "predicted": dict(counts)}
+                              "predicted": dict(counts),
+                              "kind_prob": float(np.mean([r["probs"][kind] for r in rows])) if rows else 0.0,
+                              "second_choice": sum(r["kind_rank"] == 2 for r in rows), "images": rows}
     by_kind: dict[str, list[int]] = {}  # kind -> [recognised, photos] over its sets
     for r in out["noref"].values():
         acc = by_kind.setdefault(r["kind"], [0, 0])
@@ -116,10 +124,13 @@ def to_markdown(results: dict) -> str:
         for name, p in r["paired"].items():
             lines.append(f"| {name} ({p['kind']}) | {p['n']} | {p['input']:.2f} | {p['output']:.2f} | {p['gain']:+.2f} | "
                          f"{p['worst_gain']:+.2f} | {p['below_input']} | {p['recognised']:.0%} |")
-        lines += ["", "| no-reference set | kind | n | recognised | predicted |", "|---|---|---|---|---|"]
+        lines += ["", "| no-reference set | kind | n | recognised | predicted | p(kind), mean | missed, kind 2nd |",
+                  "|---|---|---|---|---|---|---|"]
         for name, q in r["noref"].items():
             pred = ", ".join(f"{k} {v}" for k, v in sorted(q["predicted"].items(), key=lambda kv: -kv[1]))
-            lines.append(f"| {name} | {q['kind']} | {q['n']} | {q['recognised']:.0%} | {pred} |")
+            missed = q["n"] - q["predicted"].get(q["kind"], 0)
+            lines.append(f"| {name} | {q['kind']} | {q['n']} | {q['recognised']:.0%} | {pred} | "
+                         f"{q.get('kind_prob', float('nan')):.2f} | {q.get('second_choice', 0)} of {missed} |")
         rec = ", ".join(f"{k} {v:.0%}" for k, v in r["recognition_by_kind"].items())
         lines += ["", f"Recognition by kind: {rec}. Seconds: {r['seconds']:.0f}.", ""]
     return "\n".join(lines)
