@@ -155,6 +155,101 @@ def gate_stats(model, batches, interior: bool = False) -> dict[str, dict[str, fl
     return rows
 
 
+REFIT_OBJECTIVES = ("fused", "balanced", "which")
+
+
+def _embeddings(model, batches) -> list[tuple]:
+    """Per batch: z_g, z_l (detached, as GLGF sees them), the cells' class fractions and a two-kind flag per sample."""
+    import torch
+
+    from slerir.losses import mask_fractions
+
+    k = model.prototypes.shape[0]
+    out = []
+    for b in batches:
+        with torch.no_grad():
+            e = model(b["lq"], context=b.get("ctx")).embeddings
+        t = mask_fractions(b["mask"], k, tuple(e.local.shape[-2:]))
+        two = torch.tensor([len(torch.unique(m)) > 1 for m in b["mask"]])
+        out.append((e.global_.detach(), e.local.detach(), t, two))
+    return out
+
+
+def refit_gate(model, batches, objective: str, iters: int = 600, lr: float = 3e-3, seed: int = 0):
+    """A copy of ``model.glgf`` whose gate is fitted anew, the embeddings frozen, on trainer ``batches`` to one
+    objective (each cell's target: the class fractions of the pixels it covers):
+
+    fused     the trainer's fused-routing loss: cross-entropy of the fused embedding, every cell alike;
+    balanced  the same, with two-kind samples weighing as much in all as single-kind ones;
+    which     binary cross-entropy pulling alpha to 1 where only the global cue names the cell's class and to 0
+              where only the local one does (other cells left out).
+
+    What it answers: is there a gate, given these embeddings, that the objective would drive to route a
+    composite's regions apart? (LOG finding 33.)"""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    if objective not in REFIT_OBJECTIVES:
+        raise ValueError(f"objective must be one of {REFIT_OBJECTIVES}, got {objective!r}")
+    torch.manual_seed(seed)
+    gate = copy.deepcopy(model.glgf).train()
+    protos = model.prototypes.detach()
+    data = _embeddings(model, batches)
+    opt = torch.optim.Adam(gate.parameters(), lr=lr)
+
+    def ce(z, t):  # (B,h,w): the contrastive loss's cross-entropy at tau 0.1
+        sims = torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos) / 0.1
+        return -(t * sims.log_softmax(1)).sum(1)
+
+    for it in range(iters):
+        zg, zl, t, two = data[it % len(data)]
+        z, a = gate(zg, zl, "glgf")
+        if objective == "fused":
+            loss = ce(z, t).mean()
+        elif objective == "balanced":
+            per = ce(z, t).mean((1, 2))
+            n2, n1 = int(two.sum()), int((~two).sum())
+            w = torch.where(two, 0.5 / max(n2, 1), 0.5 / max(n1, 1)) * (2.0 if min(n1, n2) == 0 else 1.0)
+            loss = (per * w).sum()
+        else:
+            c = t.argmax(1)
+            local_ok = torch.einsum("bdhw,kd->bkhw", zl, protos).argmax(1) == c
+            global_ok = (zg @ protos.T).argmax(1)[:, None, None].expand_as(c) == c
+            sel = local_ok ^ global_ok
+            if not bool(sel.any()):
+                continue
+            loss = F.binary_cross_entropy(a[:, 0][sel].clamp(1e-6, 1 - 1e-6), global_ok[sel].float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return gate.eval()
+
+
+class _GateSwapped:
+    """``with _GateSwapped(model, gate):`` the model fuses with ``gate`` instead of its own GLGF."""
+
+    def __init__(self, model, gate):
+        self.model, self.gate = model, gate
+
+    def __enter__(self):
+        self.saved, self.model.glgf = self.model.glgf, self.gate
+        return self.model
+
+    def __exit__(self, *exc):
+        self.model.glgf = self.saved
+
+
+def _two_kind(rows: dict) -> dict:
+    """The major and minor regions' rows of ``gate_stats`` pooled by cells."""
+    parts = [rows[g] for g in ("major", "minor") if g in rows]
+    n = sum(p["cells"] for p in parts)
+    if not n:
+        return {}
+    return {"cells": n, **{k: sum(p[k] * p["cells"] for p in parts) / n for k in ("alpha", "local_acc", "fused_acc")}}
+
+
 def to_markdown(results: dict) -> str:
     lines = [f"# GLGF gate on training samples: `{results['command']}`", ""]
     for w, rows in results["weights"].items():
@@ -176,6 +271,19 @@ def to_markdown(results: dict) -> str:
             lines += [f"| {r['px']} | {r['cells']} | {r['alpha']:.2f} | {r['local_acc']:.0%} | {r['fused_acc']:.0%} | {r['major']:.0%} |"
                       for r in dist]
             lines.append("")
+        refit = results.get("refit", {}).get(w)
+        if refit:
+            lines += [f"The gate refitted on {results['refit_batches']} batches of the train photos, embeddings frozen "
+                      "(`--refit`); measured on the samples above, and on the routing probe of `lab.routing_check`:", "",
+                      "| gate | alpha: single / two-kind | fused right: single / two-kind | layers splitting composites | mean NMI |",
+                      "|---|---|---|---|---|"]
+            for r in refit:
+                one, two = r["rows"].get("single", {}), _two_kind(r["rows"])
+                fmt = lambda d, k, f: format(d[k], f) if k in d else "-"
+                lines.append(f"| {r['gate']} | {fmt(one, 'alpha', '.2f')} / {fmt(two, 'alpha', '.2f')} | "
+                             f"{fmt(one, 'fused_acc', '.0%')} / {fmt(two, 'fused_acc', '.0%')} | "
+                             f"{r.get('split_layers', '-')} | {format(r['mean_nmi'], '.2f') if 'mean_nmi' in r else '-'} |")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -190,11 +298,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="two-kind samples: only cells inside one region (no edges, no mixed cells)")
     ap.add_argument("--by-distance", action="store_true",
                     help="also break the two-kind samples' cells down by their distance to the other region")
+    ap.add_argument("--refit", nargs="+", choices=REFIT_OBJECTIVES, default=None,
+                    help="also refit the gate alone (embeddings frozen) to these objectives and measure each")
+    ap.add_argument("--refit-batches", type=int, default=40, help="train-photo batches the refit learns from")
+    ap.add_argument("--probe-images", type=int, default=8,
+                    help="with --refit: validation photos of lab.routing_check's composite probe (0: no probe)")
     ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
     ap.add_argument("--out", default=None, help="write a markdown table here and JSON beside it")
     args = ap.parse_args(argv)
-    if args.batches < 1:
-        print("error: --batches must be >= 1", file=sys.stderr)
+    if args.batches < 1 or args.refit_batches < 1 or args.probe_images < 0:
+        print("error: --batches and --refit-batches must be >= 1, --probe-images >= 0", file=sys.stderr)
         return 2
     from slerir.data.sampler import TrainSampler
     from slerir.train import TrainConfig
@@ -210,6 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     batches = [sampler.batch(s) for s in range(args.batches)]
     results = {"command": "python -m lab.gate_check " + " ".join(argv if argv is not None else sys.argv[1:]),
                "interior": bool(args.interior), "weights": {}}
+    probe = None
+    if args.refit:
+        results["refit_batches"] = args.refit_batches
+        train = TrainSampler(args.data_root, cfg.tasks, cfg.patch, cfg.batch, cfg.mixed_share, cfg.clean_share,
+                             split="train", seed=args.seed + 1, task_weights=cfg.task_weights, recipe=cfg.recipe,
+                             context=cfg.stats_context)
+        refit_batches = [train.batch(s) for s in range(args.refit_batches)]
+        if args.probe_images:
+            from lab.routing_check import _crop, probe_images
+            from slerir.data import load_clean_images
+
+            probe = probe_images([_crop(p, 192) for p in load_clean_images(args.data_root, "val")[: args.probe_images]])
     for w in args.weights:
         restorer = load_restorer(w)
         if restorer is None:
@@ -218,6 +343,20 @@ def main(argv: list[str] | None = None) -> int:
         results["weights"][w] = gate_stats(restorer.model, batches, args.interior)
         if args.by_distance:
             results.setdefault("distance", {})[w] = distance_stats(restorer.model, batches)
+        if args.refit:
+            from lab.routing_check import layer_stats, targets
+
+            model, rows = restorer.model, []
+            for name in ("as trained", *args.refit):
+                gate = model.glgf if name == "as trained" else refit_gate(model, refit_batches, name, seed=args.seed)
+                with _GateSwapped(model, gate):
+                    row = {"gate": name, "rows": gate_stats(model, batches, args.interior)}
+                    if probe is not None:
+                        t = targets(layer_stats(restorer, *probe))
+                        row.update(split_layers=t["split_layers"], mean_nmi=t["mean_nmi"])
+                rows.append(row)
+                print(f"  {w}: gate {name} measured", file=sys.stderr, flush=True)
+            results.setdefault("refit", {})[w] = rows
     emit(to_markdown(results), results, args.out)
     return 0
 

@@ -69,3 +69,47 @@ def test_gate_check_cli_errors_cleanly(tmp_path, capsys):
     assert gate_check.main(["--batches", "0"]) == 2
     assert gate_check.main(["--config", str(tmp_path / "missing.json")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_refit_gate_fits_a_copy_and_the_swap_is_undone(tiny_weights):
+    import pytest
+
+    from slerir.checkpoint import load_model
+
+    model, _ = load_model(tiny_weights)
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(2, 32, 32, dtype=torch.long)
+    mask[1, :, 16:] = 3  # the second sample: noise on the left, haze on the right
+    batches = [{"lq": torch.rand(2, 3, 32, 32, generator=g), "mask": mask} for _ in range(2)]
+    before = {k: v.clone() for k, v in model.glgf.state_dict().items()}
+    for objective in gate_check.REFIT_OBJECTIVES:
+        gate = gate_check.refit_gate(model, batches, objective, iters=20)
+        assert gate is not model.glgf and not gate.training
+        moved = any(not torch.equal(gate.state_dict()[k], v) for k, v in before.items())
+        assert moved or objective == "which"  # "which" may find no cell where only one cue is right
+    assert all(torch.equal(model.glgf.state_dict()[k], v) for k, v in before.items())  # the model's own gate untouched
+    own = model.glgf
+    with gate_check._GateSwapped(model, gate) as m:
+        assert m.glgf is gate
+        rows = gate_check.gate_stats(m, batches)
+    assert model.glgf is own and set(rows) == {"single", "major", "minor"}
+    assert gate_check._two_kind(rows)["cells"] == rows["major"]["cells"] + rows["minor"]["cells"]
+    with pytest.raises(ValueError, match="objective"):
+        gate_check.refit_gate(model, batches, "nonsense")
+
+
+def test_refit_table_lists_each_gate():
+    rows = {"single": {"cells": 4, "alpha": 0.7, "local_acc": 0.5, "fused_acc": 0.75},
+            "major": {"cells": 3, "alpha": 0.6, "local_acc": 0.5, "fused_acc": 1.0},
+            "minor": {"cells": 1, "alpha": 0.2, "local_acc": 1.0, "fused_acc": 0.0}}
+    md = gate_check.to_markdown({"command": "c", "weights": {"w": rows}, "refit_batches": 5,
+                                 "refit": {"w": [{"gate": "as trained", "rows": rows, "split_layers": 2, "mean_nmi": 0.7},
+                                                 {"gate": "fused", "rows": rows}]}})
+    assert "| as trained | 0.70 / 0.50 | 75% / 75% | 2 | 0.70 |" in md and "| fused | 0.70 / 0.50 | 75% / 75% | - | - |" in md
+
+
+def test_gate_check_refuses_bad_refit_counts(capsys):
+    assert gate_check.main(["--refit", "fused", "--refit-batches", "0"]) == 2
+    assert gate_check.main(["--probe-images", "-1"]) == 2
+    assert "error:" in capsys.readouterr().err
