@@ -24,8 +24,8 @@ case "${1:-status}" in
       done
     fi
     # PARALLEL runs side by side (default 2), each with THREADS torch threads (default: this machine's 2 cores
-    # shared out). Measured here (2026-12-07, 100-150 steps each): one run with 2 threads 1.0 steps/s; two runs
-    # with 1 thread each 0.65 steps/s apiece, 1.3 in all
+    # shared out). Measured here (2026-12-07, the runs' log.jsonl): one run with 2 threads 0.94-1.02 steps/s;
+    # two runs with 1 thread each 0.60-0.68 steps/s apiece, about 1.3 in all
     PARALLEL=${PARALLEL:-2}
     THREADS=${THREADS:-$(( PARALLEL >= 2 ? 1 : 2 ))}
     OMP_NUM_THREADS=$THREADS nohup python -m lab.claims train --variants $VARIANTS --seeds $SEEDS \
