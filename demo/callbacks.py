@@ -786,7 +786,7 @@ class Callbacks:
                 f"routing in **{mg:.0%}** of cells and as local-only routing in **{ml:.0%}**.")
         a_lo, a_hi = float(res.alpha.min()), float(res.alpha.max())
         text += f" alpha ranges from {a_lo:.2f} to {a_hi:.2f} over the image."
-        cap = float(getattr(self.restorer.cfg, "glgf_max_global", 1.0))
+        cap = self.restorer.cfg.glgf_max_global
         if cap < 1:
             text += (f" This model caps alpha at {cap:.2f} (`glgf_max_global`): the global cue never outweighs the "
                      "local one, so a region whose own cue differs can route apart from the rest.")

@@ -55,29 +55,36 @@ def boundary_distance(mask: np.ndarray) -> np.ndarray:
     return d
 
 
-def distance_stats(model, batches) -> list[dict]:
-    """Two-kind samples' cells by their centre's distance to the other region (``DISTANCE_BINS``): cells,
-    mean alpha, local and fused class accuracy, and the share of cells in the major region. Shows whether the
-    local cue fails only near the boundary (its receptive field reaches over it) or everywhere."""
+def _cells(model, b) -> tuple:
+    """One trainer batch through ``model``: its embeddings, each cell's class fractions and majority class, and
+    the class nearest to the local and to the fused embedding of every cell."""
     import torch
     import torch.nn.functional as F
 
     from slerir.losses import mask_fractions
 
     protos = model.prototypes.detach()
+    with torch.no_grad():
+        e = model(b["lq"], context=b.get("ctx")).embeddings
+    frac = mask_fractions(b["mask"], protos.shape[0], tuple(e.local.shape[-2:]))
+
+    def nearest(z):
+        return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
+
+    return e, frac, frac.argmax(1), nearest(e.local), nearest(e.fused)
+
+
+def distance_stats(model, batches) -> list[dict]:
+    """Two-kind samples' cells by their centre's distance to the other region (``DISTANCE_BINS``): cells,
+    mean alpha, local and fused class accuracy, and the share of cells in the major region. Shows whether the
+    local cue fails only near the boundary (its receptive field reaches over it) or everywhere."""
+    import torch
+
     edges = list(DISTANCE_BINS) + [np.inf]
     acc = [{"alpha": [], "local": [], "fused": [], "major": []} for _ in DISTANCE_BINS]
     for b in batches:
-        with torch.no_grad():
-            out = model(b["lq"], context=b.get("ctx"))
-        e = out.embeddings
-        h, w = e.local.shape[-2:]
-        cell = mask_fractions(b["mask"], protos.shape[0], (h, w)).argmax(1)
-
-        def nearest(z):
-            return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
-
-        local, fused = nearest(e.local), nearest(e.fused)
+        e, _, cell, local, fused = _cells(model, b)
+        h, w = cell.shape[-2:]
         for i in range(cell.shape[0]):
             mask = b["mask"][i].numpy()
             if len(np.unique(mask)) < 2:
@@ -112,28 +119,15 @@ def gate_stats(model, batches, interior: bool = False) -> dict[str, dict[str, fl
     trainer batches (dicts with "lq", "mask" and optionally "ctx"). ``interior``: count only the cells of
     two-kind samples that lie inside one region (``interior_cells``), leaving out its edges and mixed cells."""
     import torch
-    import torch.nn.functional as F
 
-    from slerir.losses import mask_fractions
-
-    protos = model.prototypes.detach()
+    k = model.prototypes.shape[0]
     acc: dict[str, dict[str, list]] = {g: {"alpha": [], "local": [], "fused": []} for g in GROUPS}
     for b in batches:
-        with torch.no_grad():
-            out = model(b["lq"], context=b.get("ctx"))
-        e = out.embeddings
-        h, w = e.local.shape[-2:]
-        frac = mask_fractions(b["mask"], protos.shape[0], (h, w))
-        cell = frac.argmax(1)  # (B,h,w)
+        e, frac, cell, local, fused = _cells(model, b)
         inside = interior_cells(frac, cell) if interior else torch.ones_like(cell, dtype=torch.bool)
-
-        def nearest(z):
-            return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
-
-        local, fused = nearest(e.local), nearest(e.fused)
         for i in range(cell.shape[0]):
             c = cell[i]
-            counts = torch.bincount(c.flatten(), minlength=protos.shape[0])
+            counts = torch.bincount(c.flatten(), minlength=k)
             if int((counts > 0).sum()) == 1:
                 groups = {"single": torch.ones_like(c, dtype=torch.bool)}
             else:
@@ -162,16 +156,11 @@ def _embeddings(model, batches) -> list[tuple]:
     """Per batch: z_g, z_l (detached, as GLGF sees them), the cells' class fractions and a two-kind flag per sample."""
     import torch
 
-    from slerir.losses import mask_fractions
-
-    k = model.prototypes.shape[0]
     out = []
     for b in batches:
-        with torch.no_grad():
-            e = model(b["lq"], context=b.get("ctx")).embeddings
-        t = mask_fractions(b["mask"], k, tuple(e.local.shape[-2:]))
+        e, frac = _cells(model, b)[:2]
         two = torch.tensor([len(torch.unique(m)) > 1 for m in b["mask"]])
-        out.append((e.global_.detach(), e.local.detach(), t, two))
+        out.append((e.global_, e.local, frac, two))
     return out
 
 
@@ -209,10 +198,8 @@ def refit_gate(model, batches, objective: str, iters: int = 600, lr: float = 3e-
         if objective == "fused":
             loss = ce(z, t).mean()
         elif objective == "balanced":
-            per = ce(z, t).mean((1, 2))
-            n2, n1 = int(two.sum()), int((~two).sum())
-            w = torch.where(two, 0.5 / max(n2, 1), 0.5 / max(n1, 1)) * (2.0 if min(n1, n2) == 0 else 1.0)
-            loss = (per * w).sum()
+            per = ce(z, t).mean((1, 2))  # each kind of sample present weighs alike
+            loss = torch.stack([per[g].mean() for g in (two, ~two) if bool(g.any())]).mean()
         else:
             c = t.argmax(1)
             local_ok = torch.einsum("bdhw,kd->bkhw", zl, protos).argmax(1) == c
