@@ -41,6 +41,8 @@ SHOT = (2e-4, 3e-2)
 READ_SLOPE, READ_OFFSET, READ_JITTER = 2.18, 1.2, 0.26
 WB_RED, WB_BLUE = (1.6, 2.4), (1.3, 2.0)  # white-balance gains a camera applies after the raw
 JPEG_QUALITY = (60, 95)
+MIST_MAX = 2.0  # real_rain: the heavy rain's spray, a scattering coefficient over depth 0.3..1 (T >= 0.14)
+STRETCH_MAX = 4.0  # real_rain: streaks up to 4x as long (a long exposure of a fast fall)
 
 
 def to_linear(img: np.ndarray) -> np.ndarray:
@@ -153,16 +155,30 @@ def _streak_layer(h: int, w: int, rng: np.random.Generator, density: float, leng
 
 
 def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator,
-              scale: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
+              scale: float = 1.0, mist: float = 0.0, stretch: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Rain with depth over ``img``: 2-3 streak layers at one wind angle and a veil (see module docstring).
 
     ``scale`` (0.2..1): the streaks' size in pixels relative to a close view at full resolution. The same
     rain seen further away or in a downscaled photo (most shared photos) has shorter, thinner, fainter and
     denser streaks: lengths, widths and blur times ``scale``, density over ``scale``, brightness times
-    ``0.4 + 0.6 scale`` (a thin streak averages with the scene behind it)."""
+    ``0.4 + 0.6 scale`` (a thin streak averages with the scene behind it).
+
+    Heavy rain (``mist`` > 0 or ``stretch`` > 1) follows the rain-accumulation imaging model of heavy rain
+    (Li et al., CVPR 2019; Yang et al., TPAMI 2020): ``O = T (B + S) + (1 - T) A``. Streaks seen through a
+    usual 1/30-1/125 s exposure are long against their width: ``stretch`` (1..4) lengthens every streak
+    (density over ``sqrt(stretch)``: more streak per px, not proportionally more streaks). ``mist``
+    (0..MIST_MAX, a scattering coefficient) veils scene and streaks alike with ``T = exp(-mist d)`` over a
+    depth ``d`` that follows the picture (``slerir.degradations.scene_depth``, 0.3..1), towards a grey
+    overcast airlight: the distance fades into spray, as in photos of a downpour. The defaults (0, 1) draw
+    nothing more and reproduce the light rain bit for bit."""
     if not 0.2 <= scale <= 1.0:
         raise ValueError(f"rain scale must be in [0.2, 1], got {scale}")
+    if not 0.0 <= mist <= MIST_MAX:
+        raise ValueError(f"rain mist must be in [0, {MIST_MAX:g}], got {mist}")
+    if not 1.0 <= stretch <= STRETCH_MAX:
+        raise ValueError(f"rain stretch must be in [1, {STRETCH_MAX:g}], got {stretch}")
     f = float(scale)
+    g = float(stretch)
     s = float(strength)
     h, w = img.shape[:2]
     angle = float(rng.uniform(-30.0, 30.0))
@@ -172,8 +188,8 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator,
         depth = i / max(1, n_layers - 1)
         layers.append(_streak_layer(
             h, w, rng,
-            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.006 * s) * (1.0 - 0.7 * depth) / f,
-            length=float(rng.uniform(12, 30)) * (1 + 0.8 * depth) * f,
+            density=float(rng.uniform(0.6, 1.4)) * (0.004 + 0.006 * s) * (1.0 - 0.7 * depth) / f / math.sqrt(g),
+            length=float(rng.uniform(12, 30)) * (1 + 0.8 * depth) * f * g,
             width=float(rng.uniform(0.4, 0.7)) * (1 + 0.8 * depth) * f,
             angle=angle + float(rng.uniform(-4, 4)),
             bright=float(rng.uniform(0.3, 0.6)) * (0.6 + 0.4 * depth) * (0.7 + 0.4 * s) * (0.4 + 0.6 * f),
@@ -183,8 +199,20 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator,
     air = np.float32(rng.uniform(0.7, 0.95))
     scene = img * (1 - veil) + air * veil
     out = 1.0 - (1.0 - scene) * (1.0 - streaks * np.float32(rng.uniform(0.8, 1.0)))  # screen blend
-    return np.clip(out, 0.0, 1.0).astype(np.float32), {"layers": n_layers, "angle_deg": angle, "veil": veil,
-                                                       "strength": s, "scale": f}
+    params = {"layers": n_layers, "angle_deg": angle, "veil": veil, "strength": s, "scale": f}
+    if mist > 0.0:  # drawn after everything above: mist 0 leaves the light rain's draws as they were
+        from slerir.degradations import scene_depth, smooth_field
+
+        base = smooth_field((h, w), rng, cells=int(rng.integers(2, 5)))
+        ramp = np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None]  # farther towards the top, as most views
+        d = 0.3 + 0.7 * scene_depth(img, np.clip(0.6 * ramp + 0.4 * base, 0.0, 1.0))
+        t = np.exp(-np.float32(mist) * d)[:, :, None].astype(np.float32)
+        a = np.float32(rng.uniform(0.7, 0.95))
+        out = out * t + a * (1.0 - t)
+        params.update(mist=float(mist), mist_airlight=float(a), mist_t_mean=float(t.mean()))
+    if g > 1.0:
+        params["stretch"] = g
+    return np.clip(out, 0.0, 1.0).astype(np.float32), params
 
 
 NIGHT_EXPOSURE = (0.3, 0.02)  # linear exposure of a dark capture at strength 0 .. 1 (unless given)

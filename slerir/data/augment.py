@@ -78,6 +78,8 @@ PALE_LEVEL = (0.55, 0.85)  # the light grey that region is pulled towards
 PALE_AREA = (0.25, 0.6)  # share of the crop it covers
 
 REAL_NOISE_STRENGTH = (0.2, 1.0)  # "real_noise": camera-noise strength (slerir.camera: about 37 dB .. 18 dB)
+HEAVY_RAIN_MIST = (0.2, 1.2)  # "heavy_rain": the spray's scattering coefficient (mean transmission ~0.9..0.5)
+HEAVY_RAIN_STRETCH = (1.0, 3.0)  # and how many times as long its streaks are
 DIM_GAIN = (0.3, 0.8)  # "dim": brightness factor of a dim, normally exposed photo, kept in the target
 JPEG_QUALITY = (60, 95)  # "jpeg": quality of the input's JPEG compression
 CLEAN_NOISE_STRENGTH = (0.0, 0.12)  # "camera_clean": a good photo's mild sensor noise (about 42..39 dB), kept
@@ -203,6 +205,13 @@ def _real_rain(sp, rng, scale):
     return sp if scale is None else replace(sp, scale=_uniform(rng, scale))
 
 
+def _heavy_rain(sp, rng, mist, stretch):
+    """A downpour (``slerir.camera.real_rain``'s heavy rain): spray veiling the distance, ``mist`` (lo, hi)
+    uniform, and streaks ``stretch`` (lo, hi) times as long. Applies to rain made ``real`` by an earlier
+    ``real_rain`` entry."""
+    return replace(sp, mist=_uniform(rng, mist), stretch=_uniform(rng, stretch))
+
+
 def _real_lowlight(sp, rng, exposure):
     """A dark capture; ``exposure`` (lo, hi): its linear exposure cut, log-uniform in that range (None:
     from the strength, ``slerir.camera.NIGHT_EXPOSURE``). Kept below the ``dim`` augmentation's range, a
@@ -317,6 +326,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "real_noise": Augmentation("spec", each_spec("noise", lambda sp, rng, strength: replace(
         sp, sigma=None, real=True, strength=_uniform(rng, strength))), {"strength": REAL_NOISE_STRENGTH}),
     "real_rain": Augmentation("spec", each_spec("rain", _real_rain), {"scale": None}),  # depth layers and a veil
+    "heavy_rain": Augmentation("spec", each_spec("rain", _heavy_rain, when=lambda sp: sp.real),
+                               {"mist": HEAVY_RAIN_MIST, "stretch": HEAVY_RAIN_STRETCH}),  # spray and long streaks
     "real_lowlight": Augmentation("spec", each_spec("lowlight", _real_lowlight), {"exposure": None}),
     # input: the degraded input only (target untouched)
     "jpeg": Augmentation("input", _jpeg, {"quality": JPEG_QUALITY}),  # every shared photo went through JPEG

@@ -85,3 +85,46 @@ def test_spec_real_flag():
         DegradationSpec("haze", real=True)
     with pytest.raises(ValueError):
         DegradationSpec("noise", sigma=25, real=True)
+
+
+def test_heavy_rain_mist_veils_the_distance_and_stretch_lengthens_streaks():
+    photo = _photo(8, 128)
+    light, p = camera.real_rain(photo, 0.6, np.random.default_rng(9))
+    # the defaults draw nothing more: the light rain is the same image, bit for bit
+    same, _ = camera.real_rain(photo, 0.6, np.random.default_rng(9), mist=0.0, stretch=1.0)
+    assert np.array_equal(light, same) and "mist" not in p
+    # mist veils towards a grey airlight: less contrast, and more so at the top (farther in the default view)
+    heavy, q = camera.real_rain(photo, 0.6, np.random.default_rng(9), mist=1.5)
+    assert q["mist"] == 1.5 and 0.14 < q["mist_t_mean"] < 0.75
+    assert heavy.std() < 0.8 * light.std()
+    top, bottom = slice(0, 32), slice(-32, None)
+    assert np.abs(heavy[top] - light[top]).mean() > np.abs(heavy[bottom] - light[bottom]).mean()
+    # stretch: longer streaks, so streak pixels correlate further along the fall (near vertical)
+    dark = _flat(0.1, 160)
+
+    def reach(img):
+        s = (img - dark)[..., 1]
+        s = s - s.mean()
+        return np.mean(s[:-12] * s[12:]) / np.mean(s * s)  # correlation 12 px down
+
+    short = np.mean([reach(camera.real_rain(dark, 0.6, np.random.default_rng(k))[0]) for k in range(4)])
+    long_ = np.mean([reach(camera.real_rain(dark, 0.6, np.random.default_rng(k), stretch=3.0)[0]) for k in range(4)])
+    assert long_ > short + 0.1, (short, long_)
+    for bad in ({"mist": -0.1}, {"mist": 2.5}, {"stretch": 0.5}, {"stretch": 5.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            camera.real_rain(photo, 0.6, np.random.default_rng(9), **bad)
+
+
+def test_heavy_rain_spec_and_augmentation():
+    img = (_photo(10, 96) * 255).astype(np.uint8)
+    r = degrade(img, [DegradationSpec("rain", strength=0.5, real=True, mist=0.8, stretch=2.0)], seed=4)
+    assert r.params[0]["mist"] == 0.8 and r.params[0]["stretch"] == 2.0 and r.mask.max() == DegradationSpec("rain").class_id
+    for bad in (dict(kind="rain", mist=0.5), dict(kind="haze", mist=0.5), dict(kind="rain", real=True, stretch=9.0)):
+        with pytest.raises(ValueError, match="mist|stretch"):
+            DegradationSpec(**bad)
+    from slerir.data.augment import AUGMENTATIONS
+    hook = AUGMENTATIONS["heavy_rain"].fn
+    specs = [DegradationSpec("rain", real=True), DegradationSpec("rain"), DegradationSpec("noise", real=True)]
+    out = hook(specs, np.random.default_rng(0), lambda: True, mist=(0.2, 1.2), stretch=(1.0, 3.0))
+    assert 0.2 <= out[0].mist <= 1.2 and 1.0 <= out[0].stretch <= 3.0
+    assert out[1] == specs[1] and out[2] == specs[2]  # only rain already made real
