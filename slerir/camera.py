@@ -17,6 +17,8 @@ most real noisy photos clean and leaves real rain in place (issue #30). This mod
 * :func:`real_rain`: rain with depth: two or three streak layers (near: wide, long, soft and
   bright; far: thin and dense), each blurred along its own depth, screen-blended over the scene,
   and a veil of scattered light (rain accumulation) that lifts and greys the scene.
+* :func:`raindrops`: water drops on a window or the lens: small lenses showing a minified, inverted,
+  blurred view of the scene around them, sometimes out of focus.
 * :func:`night`: a dark capture: exposure cut in linear light with a smooth spatial gain (a lamp,
   a bright window, a backlit sky), then the sensor noise of a high ISO.
 
@@ -213,6 +215,65 @@ def real_rain(img: np.ndarray, strength: float, rng: np.random.Generator,
     if g > 1.0:
         params["stretch"] = g
     return np.clip(out, 0.0, 1.0).astype(np.float32), params
+
+
+def raindrops(img: np.ndarray, strength: float, rng: np.random.Generator,
+              scale: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Water drops on a window or on the lens in front of the scene (as in the Raindrop pairs, Qian et
+    al., CVPR 2018): each drop is a small convex lens. Through it one sees a minified, inverted and
+    blurred view of the scene around it (the drop focuses far behind the sensor's focal plane), lightened
+    by the sky light it gathers, inside a soft, slightly darker rim. Half the time the glass is out of
+    focus and every drop is a soft blob. Strength: more and larger drops (about 0.5 to 2 per 1,000 px;
+    radius about 4 to 8 px in a close view at full resolution); ``scale`` as in :func:`real_rain`."""
+    if not 0.2 <= scale <= 1.0:
+        raise ValueError(f"raindrop scale must be in [0.2, 1], got {scale}")
+    s, f = float(strength), float(scale)
+    h, w = img.shape[:2]
+    n = int(rng.poisson((0.5 + 1.5 * s) * 1e-3 * h * w / f))
+    r_med = (4.0 + 4.0 * s) * f
+    radius = np.clip(np.exp(rng.normal(math.log(r_med), 0.45, n)), 1.2, 30.0)
+    cy, cx = rng.uniform(0, h, n), rng.uniform(0, w, n)
+    aspect = rng.uniform(0.8, 1.25, n)  # a drop runs a little down or sideways
+    minify = rng.uniform(1.5, 3.0, n)
+    defocused = bool(rng.random() < 0.5)
+    soft = float(rng.uniform(1.0, 3.0)) * f if defocused else 0.0
+    content_sigma = float(rng.uniform(1.0, 3.0))
+    lift, sky = float(rng.uniform(0.05, 0.25)), float(rng.uniform(0.75, 0.95))
+    alpha = np.zeros((h, w), np.float32)
+    src_y, src_x = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    rim = np.zeros((h, w), np.float32)
+    for i in range(n):
+        r = float(radius[i])
+        ry, rx = r * aspect[i], r / aspect[i]
+        y0, y1 = max(0, int(cy[i] - ry - 2)), min(h, int(cy[i] + ry + 3))
+        x0, x1 = max(0, int(cx[i] - rx - 2)), min(w, int(cx[i] + rx + 3))
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        dy, dx = yy - np.float32(cy[i]), xx - np.float32(cx[i])
+        d = np.sqrt((dy / ry) ** 2 + (dx / rx) ** 2)  # 1 at the drop's edge
+        a = np.clip((1.0 - d) * r / 1.2, 0.0, 1.0)  # a one-pixel soft edge
+        take = a > alpha[y0:y1, x0:x1]
+        alpha[y0:y1, x0:x1] = np.where(take, a, alpha[y0:y1, x0:x1])
+        # the lens: the point at offset p from the centre shows the scene at -minify * p (inverted, wider view)
+        src_y[y0:y1, x0:x1] = np.where(take, cy[i] - minify[i] * dy, src_y[y0:y1, x0:x1])
+        src_x[y0:y1, x0:x1] = np.where(take, cx[i] - minify[i] * dx, src_x[y0:y1, x0:x1])
+        rim[y0:y1, x0:x1] = np.where(take, np.clip((d - 0.6) / 0.4, 0.0, 1.0), rim[y0:y1, x0:x1])
+    out = img
+    if n:
+        blurred = ndimage.gaussian_filter(img, (content_sigma, content_sigma, 0), mode="reflect")
+        coords = [np.clip(src_y, 0, h - 1), np.clip(src_x, 0, w - 1)]
+        seen = np.stack([ndimage.map_coordinates(blurred[..., c], coords, order=1, mode="nearest")
+                         for c in range(3)], axis=2)
+        seen = seen * np.float32(1 - lift) + np.float32(lift * sky)
+        seen = seen * (1.0 - 0.25 * rim)[:, :, None]  # the edge refracts the dark ground and frame
+        if soft > 0:  # the glass out of focus: the drops' outline and their view blur together
+            alpha = ndimage.gaussian_filter(alpha, soft, mode="constant")
+            seen = ndimage.gaussian_filter(seen, (soft, soft, 0), mode="reflect")
+        a3 = alpha[:, :, None]
+        out = img * (1.0 - a3) + seen * a3
+    return np.clip(out, 0.0, 1.0).astype(np.float32), {
+        "drops": n, "drop_radius": r_med, "defocused": defocused, "strength": s, "scale": f, "cover": float(alpha.mean())}
 
 
 NIGHT_EXPOSURE = (0.3, 0.02)  # linear exposure of a dark capture at strength 0 .. 1 (unless given)

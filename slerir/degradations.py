@@ -122,6 +122,8 @@ class DegradationSpec:
             :func:`slerir.camera.real_rain`: smaller is shorter, thinner, fainter and denser).
         mist, stretch: real rain only: heavy rain (see :func:`slerir.camera.real_rain`): spray that veils the
             distance (a scattering coefficient 0..2 over the picture's depth) and streaks up to 4x as long.
+        drops: real rain only: water drops on a window or the lens instead of falling streaks
+            (:func:`slerir.camera.raindrops`; ``scale`` applies).
         exposure: real low light only: the capture's exposure cut in linear light (0.001..1; overrides the
             strength's 0.3..0.02, see :func:`slerir.camera.night`); the noise still follows ``strength``.
     """
@@ -142,6 +144,7 @@ class DegradationSpec:
     scale: float | None = None
     mist: float | None = None
     stretch: float | None = None
+    drops: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -178,6 +181,8 @@ class DegradationSpec:
             raise ValueError(f"mist (0..{MIST_MAX:g}) is only meaningful for kind='rain' with real=True")
         if self.stretch is not None and (self.kind != "rain" or not self.real or not 1.0 <= self.stretch <= STRETCH_MAX):
             raise ValueError(f"stretch (1..{STRETCH_MAX:g}) is only meaningful for kind='rain' with real=True")
+        if self.drops and (self.kind != "rain" or not self.real or self.mist is not None or self.stretch is not None):
+            raise ValueError("drops is only meaningful for kind='rain' with real=True (without mist or stretch)")
         if self.beta is not None and (self.kind != "haze" or not HAZE_MIN_BETA <= self.beta <= HAZE_BETA[1]):
             raise ValueError(f"beta ({HAZE_MIN_BETA:g}..{HAZE_BETA[1]:g}) is only meaningful for kind='haze'")
 
@@ -588,12 +593,13 @@ def add_lowlight(img: np.ndarray, strength: float | None = None, rng: Any = None
 
 def _apply_real(kind: str, img: np.ndarray, strength: float | None, rng: np.random.Generator,
                 exposure: float | None = None, scale: float | None = None,
-                mist: float | None = None, stretch: float | None = None):
+                mist: float | None = None, stretch: float | None = None, drops: bool = False):
     """``DegradationSpec(real=True)``: the camera/weather version of ``kind`` (``slerir.camera``)."""
     from slerir import camera
 
     s = _strength(strength, rng)
-    fn = {"noise": camera.camera_noise, "rain": camera.real_rain, "lowlight": camera.night}[kind]
+    fn = {"noise": camera.camera_noise, "rain": camera.raindrops if drops else camera.real_rain,
+          "lowlight": camera.night}[kind]
     options = {k: v for k, v in (("exposure", exposure), ("scale", scale), ("mist", mist), ("stretch", stretch))
                if v is not None}  # checked by the spec
     out, p = fn(img, s, rng, **options)
@@ -637,7 +643,7 @@ def degrade(img: np.ndarray, specs: Sequence[DegradationSpec],
         kw = {"noise": {"sigma": sp.sigma}, "blur": {"length": sp.length, "varying": sp.varying, "linear": sp.linear},
               "haze": {"scene": sp.scene, "beta": sp.beta}, "rain": {"density": sp.density, "wide": sp.wide}}.get(sp.kind, {})
         if sp.real:
-            out, p = _apply_real(sp.kind, x, sp.strength, rng, sp.exposure, sp.scale, sp.mist, sp.stretch)
+            out, p = _apply_real(sp.kind, x, sp.strength, rng, sp.exposure, sp.scale, sp.mist, sp.stretch, sp.drops)
         else:
             out, p = _APPLY[sp.kind](x, sp.strength, rng, **kw)
         if m is None:

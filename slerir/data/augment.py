@@ -326,7 +326,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "real_noise": Augmentation("spec", each_spec("noise", lambda sp, rng, strength: replace(
         sp, sigma=None, real=True, strength=_uniform(rng, strength))), {"strength": REAL_NOISE_STRENGTH}),
     "real_rain": Augmentation("spec", each_spec("rain", _real_rain), {"scale": None}),  # depth layers and a veil
-    "heavy_rain": Augmentation("spec", each_spec("rain", _heavy_rain, when=lambda sp: sp.real),
+    "raindrops": Augmentation("spec", each_spec("rain", lambda sp, rng: replace(sp, drops=True),
+                                                when=lambda sp: sp.real)),  # drops on a window or the lens
+    "heavy_rain": Augmentation("spec", each_spec("rain", _heavy_rain, when=lambda sp: sp.real and not sp.drops),
                                {"mist": HEAVY_RAIN_MIST, "stretch": HEAVY_RAIN_STRETCH}),  # spray and long streaks
     "real_lowlight": Augmentation("spec", each_spec("lowlight", _real_lowlight), {"exposure": None}),
     # input: the degraded input only (target untouched)

@@ -128,3 +128,39 @@ def test_heavy_rain_spec_and_augmentation():
     out = hook(specs, np.random.default_rng(0), lambda: True, mist=(0.2, 1.2), stretch=(1.0, 3.0))
     assert 0.2 <= out[0].mist <= 1.2 and 1.0 <= out[0].stretch <= 3.0
     assert out[1] == specs[1] and out[2] == specs[2]  # only rain already made real
+
+
+def test_raindrops_show_an_inverted_blurred_view_and_more_with_strength():
+    # a vertical ramp: dark at the top, bright at the bottom; a drop inverts it, so its upper half is brighter
+    ramp = np.repeat(np.linspace(0.1, 0.9, 160, dtype=np.float32)[:, None, None], 160, axis=1).repeat(3, axis=2)
+    rng = np.random.default_rng(11)
+    few, p = camera.raindrops(ramp, 0.1, np.random.default_rng(11))
+    many, q = camera.raindrops(ramp, 0.9, np.random.default_rng(11))
+    assert q["drops"] > p["drops"] > 0 and q["cover"] > p["cover"] > 0
+    assert few.min() >= 0 and many.max() <= 1
+    assert np.array_equal(few, camera.raindrops(ramp, 0.1, np.random.default_rng(11))[0])
+    changed = np.abs(many - ramp).max(axis=2) > 0.05
+    assert changed.mean() > 0.05
+    # inside drops the picture runs the other way: the vertical gradient of the change is negative
+    diff = (many - ramp)[..., 0]
+    grad = np.diff(diff, axis=0)[changed[:-1] & changed[1:]]
+    assert grad.mean() < 0, grad.mean()
+    with pytest.raises(ValueError, match="scale"):
+        camera.raindrops(ramp, 0.5, rng, scale=0.1)
+
+
+def test_raindrops_spec_and_augmentation():
+    img = (_photo(12, 96) * 255).astype(np.uint8)
+    r = degrade(img, [DegradationSpec("rain", strength=0.8, real=True, drops=True)], seed=5)
+    assert r.params[0]["drops"] > 0 and r.params[0]["real"] is True and r.mask.max() == DegradationSpec("rain").class_id
+    with pytest.raises(ValueError, match="drops"):
+        DegradationSpec("rain", drops=True)
+    with pytest.raises(ValueError, match="drops"):
+        DegradationSpec("rain", real=True, drops=True, mist=0.5)
+    from slerir.data.augment import AUGMENTATIONS
+    specs = [DegradationSpec("rain", real=True), DegradationSpec("rain")]
+    out = AUGMENTATIONS["raindrops"].fn(specs, np.random.default_rng(0), lambda: True)
+    assert out[0].drops and not out[1].drops
+    # heavy rain leaves drops alone
+    again = AUGMENTATIONS["heavy_rain"].fn(out, np.random.default_rng(0), lambda: True, mist=(0.2, 1.2), stretch=(1.0, 3.0))
+    assert again[0] == out[0]
