@@ -52,6 +52,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.signal import fftconvolve
 
+from slerir.camera import MIST_MAX, STRETCH_MAX
 from slerir.config import CLASSES, TASKS
 
 KINDS: tuple[str, ...] = ("noise", "rain", "haze", "blur", "lowlight")
@@ -176,7 +177,6 @@ class DegradationSpec:
             raise ValueError("exposure (0.001..1) is only meaningful for kind='lowlight' with real=True")
         if self.scale is not None and (self.kind != "rain" or not self.real or not 0.2 <= self.scale <= 1.0):
             raise ValueError("scale (0.2..1) is only meaningful for kind='rain' with real=True")
-        from slerir.camera import MIST_MAX, STRETCH_MAX
         if self.mist is not None and (self.kind != "rain" or not self.real or not 0.0 <= self.mist <= MIST_MAX):
             raise ValueError(f"mist (0..{MIST_MAX:g}) is only meaningful for kind='rain' with real=True")
         if self.stretch is not None and (self.kind != "rain" or not self.real or not 1.0 <= self.stretch <= STRETCH_MAX):
