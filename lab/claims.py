@@ -11,7 +11,7 @@ degradation embedding beats a plain linear one, (3) global-local granularity fus
 granularity alone, above all on images with more than one degradation.
 
 Protocol. Every variant trains FROM SCRATCH (no ``init_from``) on the data recipe, loss weights and
-architecture (``model_overrides``) of ``--base`` (``configs/tiny_v2_6.json``: the shipped model's recipe and its GLGF bound), with
+architecture (``model_overrides``) of ``--base`` (``lab/claims_base.json``: the shipped model's recipe and its GLGF bound, v2.6 in docs/LOG.md), with
 equal steps, batch, patch and seeds; the seed sets both the initialisation and the data order, so two variants
 of one seed see the same batches. The variant changes ``model_overrides`` only, on top of the base's:
 
@@ -67,7 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shared": {"shared_router": True, "router_scale_min": 10.0},
 }
 BENCH = ["cbsd68_25", "rain100l", "sots", "hsts", "lol", "gopro"]
-DEFAULT_BASE = "configs/tiny_v2_6.json"
+DEFAULT_BASE = "lab/claims_base.json"
 # from-scratch schedule (TrainConfig's defaults, as lab.ablate): the base recipe's 3e-4 is a fine-tune's rate
 PROTOCOL_DEFAULTS = {"lr": 2e-3, "warmup": 500, "keep_val_weights": False}
 # TrainConfig fields a run may change between machines (a CPU run continued on a GPU) without changing its result

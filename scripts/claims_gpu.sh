@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The claims protocol (python -m lab.claims, issue #32) on one lent GPU, as one command: every variant x seed
-# trains from scratch on configs/tiny_v2_6.json's data recipe, losses and architecture, at a larger batch than the CPU runs
+# trains from scratch on lab/claims_base.json's data recipe, losses and architecture, at a larger batch than the CPU runs
 # (BATCH, recorded in each run's train_config.json and in claims.json's protocol), side by side on the GPU
 # (PARALLEL runs, WORKERS batch processes each), until they finish or BUDGET seconds have passed; then every
 # run is stopped at its next step, saved and resumable (same command again). Prints timings and the device

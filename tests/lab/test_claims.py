@@ -12,7 +12,7 @@ import pytest
 from lab import claims
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "configs" / "tiny_v2_6.json"
+BASE = REPO / "lab" / "claims_base.json"
 
 
 # ------------------------------------------------------------------------------------------- verdicts
