@@ -55,18 +55,25 @@ def boundary_distance(mask: np.ndarray) -> np.ndarray:
     return d
 
 
-def _cells(model, b) -> tuple:
-    """One trainer batch through ``model``: its embeddings, each cell's class fractions and majority class, and
-    the class nearest to the local and to the fused embedding of every cell."""
+def _embed(model, b) -> tuple:
+    """One trainer batch through ``model``: its embeddings and each cell's class fractions."""
     import torch
-    import torch.nn.functional as F
 
     from slerir.losses import mask_fractions
 
-    protos = model.prototypes.detach()
     with torch.no_grad():
         e = model(b["lq"], context=b.get("ctx")).embeddings
-    frac = mask_fractions(b["mask"], protos.shape[0], tuple(e.local.shape[-2:]))
+    return e, mask_fractions(b["mask"], model.prototypes.shape[0], tuple(e.local.shape[-2:]))
+
+
+def _cells(model, b) -> tuple:
+    """:func:`_embed`, plus each cell's majority class and the class nearest to the local and to the fused
+    embedding of every cell."""
+    import torch
+    import torch.nn.functional as F
+
+    e, frac = _embed(model, b)
+    protos = model.prototypes.detach()
 
     def nearest(z):
         return torch.einsum("bdhw,kd->bkhw", F.normalize(z, dim=1), protos).argmax(1)
@@ -158,7 +165,7 @@ def _embeddings(model, batches) -> list[tuple]:
 
     out = []
     for b in batches:
-        e, frac = _cells(model, b)[:2]
+        e, frac = _embed(model, b)
         two = torch.tensor([len(torch.unique(m)) > 1 for m in b["mask"]])
         out.append((e.global_, e.local, frac, two))
     return out
