@@ -37,7 +37,7 @@ def blend_tensors(a: dict[str, np.ndarray], b: dict[str, np.ndarray], alpha: flo
                 raise ValueError(f"tensor {k}: non-float tensors differ, cannot mix them")
             out[k] = x.copy()
         else:
-            out[k] = np.ascontiguousarray(((1.0 - alpha) * x.astype(np.float64) + alpha * y.astype(np.float64)).astype(x.dtype))
+            out[k] = np.array(((1.0 - alpha) * x.astype(np.float64) + alpha * y.astype(np.float64)).astype(x.dtype), order="C")
     return out
 
 

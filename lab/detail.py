@@ -44,21 +44,16 @@ def noise_left(out: np.ndarray, clean: np.ndarray, noisy: np.ndarray) -> float:
     return float(((np.asarray(out, np.float64) - clean) * n).sum() / den) if den > 0 else float("nan")
 
 
-def noisy_photo(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    """``clean`` (float in [0, 1]) plus white Gaussian noise of ``sigma`` (uint8 units), clipped."""
-    rng = np.random.default_rng(seed)
-    return np.clip(clean + rng.normal(0.0, sigma / 255.0, clean.shape), 0.0, 1.0).astype(np.float32)
-
-
 def measure(restorer, images: list[np.ndarray], sigmas: list[float]) -> dict[str, dict[str, float]]:
     """Per sigma: mean PSNR of input and output, detail kept and noise left over ``images`` (float [0, 1])."""
+    from slerir.degradations import add_noise
     from slerir.metrics import psnr
 
     res = {}
     for sigma in sigmas:
         rows = []
         for i, clean in enumerate(images):
-            noisy = noisy_photo(clean, sigma, seed=1000 + i)
+            noisy = add_noise(clean, rng=1000 + i, sigma=sigma)  # the library's white noise, seeded per photo
             out = restorer.restore(noisy, capture=False).image
             rows.append((psnr(noisy, clean), psnr(out, clean), detail_kept(out, clean), noise_left(out, clean, noisy)))
         a = np.nanmean(np.array(rows, dtype=np.float64), axis=0)
