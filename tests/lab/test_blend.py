@@ -66,3 +66,19 @@ def test_blend_refuses_other_tensors_and_bad_alpha(tiny_weights, tmp_path, capsy
 def test_blend_tensors_refuses_shape_mismatch():
     with pytest.raises(ValueError, match="tensor w"):
         blend.blend_tensors({"w": np.zeros((2, 2), np.float32)}, {"w": np.zeros((2, 3), np.float32)}, 0.5)
+
+
+def test_blend_only_some_tensors(tiny_weights, tmp_path):
+    other = _shifted(tiny_weights, tmp_path / "other")
+    a, b = load_file(str(tiny_weights / "model.safetensors")), load_file(str(other / "model.safetensors"))
+    prefix = sorted(a)[0].split(".")[0]
+    out = tmp_path / "part"
+    assert blend.main(["--weights", str(tiny_weights), str(other), "--alpha", "1", "--only", prefix,
+                       "--out", str(out)]) == 0
+    m = load_file(str(out / "model.safetensors"))
+    moved = [k for k in a if k.startswith(prefix)]
+    assert moved and len(moved) < len(a)
+    for k in a:
+        assert np.array_equal(m[k], b[k] if k.startswith(prefix) else a[k]), k
+    with pytest.raises(ValueError, match="no tensor name starts with nothing_here"):
+        blend.blend_tensors(a, b, 0.5, only=["nothing_here"])
