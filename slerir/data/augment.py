@@ -9,8 +9,11 @@ A recipe (``TrainConfig.recipe``, ``TrainSampler(recipe=...)``) is a list of JSO
 
 Every entry has ``aug`` (a name of :data:`AUGMENTATIONS`) and ``share`` (in [0, 1]; 0 switches the
 entry off: it draws nothing), optionally ``only`` (the entry applies to a sample only when all the
-sample's kinds lie in this list) and ``needs`` (... only when the sample has at least one of these
-kinds); a sample's kinds are those of its degradations, or ``["clean"]`` when it has none. Any other
+sample's kinds lie in this list), ``needs`` (... only when the sample has at least one of these
+kinds) and ``real`` (... only when every degradation of these kinds the sample has is made as cameras
+and weather make it, ``DegradationSpec.real``: ``"real": ["noise"]`` skips samples with white noise and
+keeps those with camera noise or no noise); a sample's kinds are those of its degradations, or
+``["clean"]`` when it has none. Any other
 key is a parameter of the augmentation, overriding its registered default (ranges are ``[lo, hi]``,
 drawn uniformly). A recipe without an entry for an augmentation never draws it.
 
@@ -88,7 +91,8 @@ CLEAN_JPEG_QUALITY = (80, 95)  # "camera_clean": and its JPEG quality
 HOOKS = ("spec", "content", "input", "clean")
 STAGES = ("photo", "tone", "region")  # content ops: the whole photo, then the crop's tones, then its regions
 SAMPLE_KINDS = ("clean", *KINDS)  # what ``only`` and ``needs`` may list
-ENTRY_KEYS = ("aug", "share", "only", "needs")  # every entry's keys; the others are parameters
+ENTRY_KEYS = ("aug", "share", "only", "needs", "real")  # every entry's keys; the others are parameters
+REAL_KINDS = ("noise", "rain", "lowlight")  # the kinds with a camera/weather version (what ``real`` may list)
 
 
 # ------------------------------------------------------------------------------------------ content functions
@@ -363,14 +367,17 @@ class RecipeEntry:
     params: Mapping[str, Any]
     only: frozenset[str] | None = None
     needs: frozenset[str] | None = None
+    real: frozenset[str] | None = None
 
     @property
     def augmentation(self) -> Augmentation:
         return AUGMENTATIONS[self.aug]
 
-    def applies(self, kinds: frozenset[str]) -> bool:
-        """Whether the entry applies to a sample of ``kinds`` (see :func:`sample_kinds`)."""
-        return (self.only is None or kinds <= self.only) and (self.needs is None or bool(kinds & self.needs))
+    def applies(self, kinds: frozenset[str], specs: Sequence[DegradationSpec] = ()) -> bool:
+        """Whether the entry applies to a sample of ``kinds`` (see :func:`sample_kinds`) whose degradations
+        are ``specs`` (only ``real`` reads them)."""
+        return ((self.only is None or kinds <= self.only) and (self.needs is None or bool(kinds & self.needs))
+                and (self.real is None or all(sp.real for sp in specs if sp.kind in self.real)))
 
 
 def sample_kinds(specs: Sequence[DegradationSpec]) -> frozenset[str]:
@@ -378,11 +385,11 @@ def sample_kinds(specs: Sequence[DegradationSpec]) -> frozenset[str]:
     return frozenset(sp.kind for sp in specs) or frozenset(("clean",))
 
 
-def _kind_list(value: Any, key: str, where: str) -> frozenset[str] | None:
+def _kind_list(value: Any, key: str, where: str, allowed: Sequence[str] = SAMPLE_KINDS) -> frozenset[str] | None:
     if value is None:
         return None
-    if isinstance(value, str) or not isinstance(value, Sequence) or set(value) - set(SAMPLE_KINDS) or not value:
-        raise ValueError(f"{where}: {key} must be a non-empty list of kinds from {list(SAMPLE_KINDS)}, got {value!r}")
+    if isinstance(value, str) or not isinstance(value, Sequence) or set(value) - set(allowed) or not value:
+        raise ValueError(f"{where}: {key} must be a non-empty list of kinds from {list(allowed)}, got {value!r}")
     return frozenset(value)
 
 
@@ -405,8 +412,8 @@ def parse_recipe(recipe: Sequence[Mapping[str, Any]] | None) -> list[RecipeEntry
     Raises:
         ValueError: an entry is not a dict with "aug" and "share", names an unknown augmentation (the
             message lists the known ones) or a parameter it does not have (the message lists its
-            parameters), a share outside [0, 1], a range with lo > hi, or ``only``/``needs`` kinds
-            outside ``SAMPLE_KINDS``.
+            parameters), a share outside [0, 1], a range with lo > hi, ``only``/``needs`` kinds
+            outside ``SAMPLE_KINDS`` or ``real`` kinds outside ``REAL_KINDS``.
     """
     entries = []
     for i, e in enumerate(recipe or ()):
@@ -428,7 +435,7 @@ def parse_recipe(recipe: Sequence[Mapping[str, Any]] | None) -> list[RecipeEntry
             raise ValueError(f"{where}: share must be a number in [0, 1], got {share!r}")
         params = {k: _check_param(k, given.get(k, d), d, where) for k, d in aug.params.items()}
         entry = RecipeEntry(name, float(share), params, _kind_list(e.get("only"), "only", where),
-                            _kind_list(e.get("needs"), "needs", where))
+                            _kind_list(e.get("needs"), "needs", where), _kind_list(e.get("real"), "real", where, REAL_KINDS))
         if entry.share > 0:
             entries.append(entry)
     return entries

@@ -222,7 +222,7 @@ class TrainSampler:
             specs = random_specs(rng, self.tasks, mixed=u < self.clean_share + self.mixed_share,
                                  weights=self.task_weights)
         for e in self._spec_entries:
-            if e.applies(sample_kinds(specs)):
+            if e.applies(sample_kinds(specs), specs):
                 specs = e.augmentation.fn(specs, rng, lambda e=e: bool(rng.random() < e.share), **e.params)
         return specs
 
@@ -236,7 +236,7 @@ class TrainSampler:
         inputs: list[InputOp] = []
         hit: set[str] = set()
         for e in self._sample_entries:
-            if e.aug in hit or not e.applies(kinds) or not rng.random() < e.share:
+            if e.aug in hit or not e.applies(kinds, specs) or not rng.random() < e.share:
                 continue
             hit.add(e.aug)
             aug = e.augmentation

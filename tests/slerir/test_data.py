@@ -187,6 +187,43 @@ def test_only_and_needs_select_samples_by_their_kinds():
     assert not both.applies(clean) and not both.applies(rain) and both.applies(sample_kinds([DegradationSpec("blur")]))
 
 
+def test_real_selects_samples_whose_degradations_of_those_kinds_are_camera_made():
+    white, camera = DegradationSpec("noise"), DegradationSpec("noise", real=True)
+    rain, real_rain = DegradationSpec("rain"), DegradationSpec("rain", real=True)
+    e, = parse_recipe([R("jpeg", only=["noise", "rain"], real=["noise"])])
+    assert e.real == {"noise"}
+    ok = lambda specs: e.applies(sample_kinds(specs), specs)  # noqa: E731
+    assert ok([camera]) and not ok([white])  # JPEG after camera noise, not over white noise
+    assert ok([rain]) and ok([real_rain])  # no noise: nothing to check
+    assert not ok([white, real_rain]) and ok([camera, rain])  # only the listed kinds are read
+    assert not ok([])  # "only" still holds: a clean sample is not in it
+    for bad in (["haze"], [], "noise", ["clean"]):
+        with pytest.raises(ValueError, match="real"):
+            parse_recipe([R("jpeg", real=bad)])
+
+
+@needs_data
+def test_real_keeps_jpeg_off_white_noise_in_drawn_samples(monkeypatch):
+    """Through the sampler: with ``"real": ["noise"]`` no input with white noise gets the JPEG operation,
+    while camera-noise inputs do (share 1)."""
+    import slerir.data.sampler as S
+    from slerir.datasets_std import make_sampler
+    from slerir.train import TrainConfig
+
+    drawn = []
+    monkeypatch.setattr(S, "make_sample", lambda img, specs, patch, rng, inputs=(), **kw: drawn.append(
+        (specs, len(inputs))))
+    recipe = [R("real_noise", 0.5), R("jpeg", 1.0, only=["noise"], real=["noise"])]
+    sampler = make_sampler(TrainConfig(recipe=recipe, tasks="five", mixed_share=0.0, clean_share=0.0,
+                                       task_weights={"noise": 100.0}), rank=0, world_size=1)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        sampler.sample(rng)
+    noisy = [(specs[0].real, n) for specs, n in drawn if [sp.kind for sp in specs] == ["noise"]]
+    assert sum(r for r, _ in noisy) > 5 and sum(not r for r, _ in noisy) > 5  # both kinds of noise drawn
+    assert all(n == (1 if real else 0) for real, n in noisy)
+
+
 @needs_data
 def test_a_new_augmentation_is_one_registration_at_any_hook_point(monkeypatch):
     """Registered once, an augmentation is usable by name from a TrainConfig recipe: spec hooks change the
