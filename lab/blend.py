@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def write_blend(a: str | Path, b: str | Path, alpha: float, out: str | Path, onl
     leaving no folder behind."""
     from safetensors.numpy import load_file, save_file
 
-    from slerir.checkpoint import load_model
+    from lab.common import write_weights_folder
 
     a, b, out = Path(a), Path(b), Path(out)
     for src in (a, b):
@@ -69,15 +68,7 @@ def write_blend(a: str | Path, b: str | Path, alpha: float, out: str | Path, onl
     cfg["meta"] = dict(ca.get("meta", {}))
     cfg["meta"]["blend"] = {"a": str(a), "b": str(b), "alpha": alpha, "only": only,
                           "settings_differing": shape_keys}
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        save_file(tensors, str(out / "model.safetensors"))
-        (out / "config.json").write_text(json.dumps(cfg, indent=2))
-        load_model(out)
-    except Exception:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    return out
+    return write_weights_folder(out, cfg, lambda path: save_file(tensors, str(path)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ def write_override(weights: str | Path, settings: dict[str, object], out: str | 
     a value the model rejects) or CheckpointError (tensors that do not fit), leaving no folder behind."""
     from dataclasses import fields
 
-    from slerir.checkpoint import load_model
+    from lab.common import write_weights_folder
     from slerir.config import ModelConfig
 
     src, out = Path(weights), Path(out)
@@ -46,15 +46,7 @@ def write_override(weights: str | Path, settings: dict[str, object], out: str | 
         raise ValueError(f"not a model setting: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     cfg["model"].update(settings)
     cfg.setdefault("meta", {})["override"] = {"of": str(src), "set": settings}
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        shutil.copyfile(src / "model.safetensors", out / "model.safetensors")
-        (out / "config.json").write_text(json.dumps(cfg, indent=2))
-        load_model(out)
-    except Exception:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    return out
+    return write_weights_folder(out, cfg, lambda path: shutil.copyfile(src / "model.safetensors", path))
 
 
 def main(argv: list[str] | None = None) -> int:
