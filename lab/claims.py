@@ -305,13 +305,12 @@ class _Recorder:
         return res
 
 
-def evaluate_weights(weights: str | Path, data_root: str | None = None, limit: int | None = None, images: int = 8,
-                     side: int = 192, real: bool = True) -> dict:
+def evaluate_weights(weights: str | Path, data_root: str | None = None, limit: int | None = None,
+                     images: int = 8, side: int = 192, real: bool = True) -> dict:
     """Every measurement of one weights folder (flat numbers, plus the per-layer routing rows)."""
     import numpy as np
 
     from lab import real_check, routing_check
-    from slerir.data import load_clean_images
     from slerir.evaluate import evaluate
     from slerir.inference import Restorer
     from slerir.metrics import psnr
@@ -330,7 +329,7 @@ def evaluate_weights(weights: str | Path, data_root: str | None = None, limit: i
     out["mean_ssim"] = float(np.mean([out[b + "_ssim"] for b in BENCH]))
     out["recognition"] = float(sum(row["recognition"] * row["n"] for row in ev["rows"]) / max(1, n_rec))
     # composites and routing: the validation photos, never a test set
-    photos = [routing_check._crop(p, side) for p in load_clean_images(data_root, "val")[:images]]
+    photos = routing_check.probe_photos(data_root, images, side)
     singles, comps = routing_check.probe_images(photos)
     rec = _Recorder(r)
     rows = routing_check.layer_stats(rec, singles, comps)

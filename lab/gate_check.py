@@ -325,10 +325,9 @@ def main(argv: list[str] | None = None) -> int:
                              context=cfg.stats_context)
         refit_batches = [train.batch(s) for s in range(args.refit_batches)]
         if args.probe_images:
-            from lab.routing_check import _crop, probe_images
-            from slerir.data import load_clean_images
+            from lab.routing_check import probe_images, probe_photos
 
-            probe = probe_images([_crop(p, 192) for p in load_clean_images(args.data_root, "val")[: args.probe_images]])
+            probe = probe_images(probe_photos(args.data_root, args.probe_images))
     for w in args.weights:
         restorer = load_restorer(w)
         if restorer is None:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lab import routing_check
+
 CLEAN_MEAN, CLEAN_WORST = 40.0, 35.0  # dB: the clean examples' floors
 SIDD_GAIN = 6.0  # dB on mean, no photo below its input
 RECOGNITION = 0.7  # share of each kind's no-reference photos
@@ -37,25 +39,23 @@ SIGMAS = (15.0, 25.0, 50.0)
 
 
 def measure(weights: str, *, val_n: int = 48, detail_images: int = 16, sigmas=SIGMAS, data_root: str | None = None,
-            real_limit: int | None = None, routing_images: int = 8, log=print) -> dict:
-    """Every number the rule reads, for one weights folder (a flat dict; see :func:`judge`)."""
-    from lab import detail, passthrough, real_check, routing_check
-    from slerir.data import load_clean_images
+            real_limit: int | None = None, routing_images: int = routing_check.PROBE_IMAGES, log=print) -> dict:
+    """Every number the rule reads, for one weights folder (a flat dict; see :func:`judge`); loaded once."""
+    from lab import detail, passthrough, real_check
+    from slerir.data import load_clean_images, profile_val_set
     from slerir.inference import Restorer
-    from slerir.validate import compare
+    from slerir.train import validate
 
     t0 = time.perf_counter()
-    restorer = Restorer.from_pretrained(weights)
+    restorer = Restorer.from_pretrained(weights, device="cpu")
     row: dict = {"weights": str(weights)}
-    v = compare([weights], profile="zoom", n=val_n, root=data_root, progress=False)["rows"][0]
+    v = validate(restorer.model, profile_val_set("zoom", root=data_root, n=val_n), restorer.device, "zoom")
     row.update(score=float(v["score"]), validation={k: float(x) for k, x in v.items() if isinstance(x, (int, float))})
     log(f"{weights}: validation score {row['score']:.3f}")
-    photos = load_clean_images(data_root, "val")
-    singles, comps = routing_check.probe_images([routing_check._crop(p, 192) for p in photos[:routing_images]])
+    singles, comps = routing_check.probe_images(routing_check.probe_photos(data_root, routing_images))
     t = routing_check.targets(routing_check.layer_stats(restorer, singles, comps))
     row.update(decisive=t["decisive_layers"], nmi=float(t["mean_nmi"]), split=t["split_layers"])
-    _, pt = passthrough.passthrough_table([weights])
-    clean = [p for p, _ in pt[str(weights)].values()]
+    clean = [p for p, _ in passthrough.passthrough_scores(restorer, passthrough.clean_photos()).values()]
     row.update(clean_mean=float(np.mean(clean)), clean_worst=float(min(clean)))
     real = real_check.check(restorer, real_check.real_root(data_root), limit=real_limit)
     sidd = real["paired"].get("SIDD_samples")
@@ -64,7 +64,7 @@ def measure(weights: str, *, val_n: int = 48, detail_images: int = 16, sigmas=SI
                paired={n: {"gain": float(r["gain"]), "below": int(r["below_input"])}
                        for n, r in real["paired"].items() if n != "SIDD_samples"},
                recognition={k: float(real["recognition_by_kind"].get(k, 0.0)) for k in RECOGNITION_KINDS})
-    images = [p.astype(np.float32) / 255.0 for p in photos[:detail_images]]
+    images = [p.astype(np.float32) / 255.0 for p in load_clean_images(data_root, "val")[:detail_images]]
     wn = detail.measure(restorer, images, list(sigmas))
     row["white_noise"] = {s: float(r["psnr"]) for s, r in wn.items()}
     row["seconds"] = round(time.perf_counter() - t0, 1)

@@ -75,18 +75,10 @@ def change_chroma(x: np.ndarray, how: str, amount: float = 2.0) -> np.ndarray:
     return from_ycc(y, back[0], back[1])
 
 
-def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,
-                      stats_box: Sequence[int] | None = None, jpeg_quality: int | None = None,
-                      chroma: str | None = None, chroma_amount: float = 2.0) -> tuple[str, dict]:
-    """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``.
-
-    ``stats_box``: restore with the global statistics of that box of each photo only
-    (:func:`restore_with_stats_from`). ``jpeg_quality``: JPEG-compress each photo at that quality first
-    (the output is then scored against the compressed photo). ``chroma``: "half" (colour at half resolution)
-    or "full" (colour sharpened by ``chroma_amount``) before that."""
+def clean_photos(folder: str | Path = DEFAULT_FOLDER, jpeg_quality: int | None = None, chroma: str | None = None,
+                 chroma_amount: float = 2.0) -> dict[str, np.ndarray]:
+    """{name: image} of the clean_*.png photos of ``folder``, changed as :func:`passthrough_table` describes."""
     from slerir.imaging import load_image
-    from slerir.inference import Restorer
-    from slerir.metrics import psnr
 
     files = sorted(Path(folder).glob("clean_*.png"))
     if not files:
@@ -100,17 +92,38 @@ def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAUL
         if not 1 <= int(jpeg_quality) <= 100:
             raise ValueError(f"--jpeg must be a quality in 1..100, got {jpeg_quality}")
         images = {k: jpeg(x, int(jpeg_quality)) for k, x in images.items()}
-    res: dict[str, dict[str, tuple[float, str]]] = {}
-    for w in weights:
-        r = Restorer.from_pretrained(w)
-        res[str(w)] = {}
-        for name, x in images.items():
-            if stats_box is None:
-                out = r.restore(x, capture=False)
-                res[str(w)][name] = (psnr(out.image, x), out.predicted_class)
-            else:
-                y, cls = restore_with_stats_from(r, x, stats_box)
-                res[str(w)][name] = (psnr(y, x), cls)
+    return images
+
+
+def passthrough_scores(restorer, images: dict[str, np.ndarray],
+                       stats_box: Sequence[int] | None = None) -> dict[str, tuple[float, str]]:
+    """{name: (PSNR of the restored photo against itself, predicted class)} for one loaded ``Restorer``."""
+    from slerir.metrics import psnr
+
+    res = {}
+    for name, x in images.items():
+        if stats_box is None:
+            out = restorer.restore(x, capture=False)
+            res[name] = (psnr(out.image, x), out.predicted_class)
+        else:
+            y, cls = restore_with_stats_from(restorer, x, stats_box)
+            res[name] = (psnr(y, x), cls)
+    return res
+
+
+def passthrough_table(weights: Sequence[str | Path], folder: str | Path = DEFAULT_FOLDER,
+                      stats_box: Sequence[int] | None = None, jpeg_quality: int | None = None,
+                      chroma: str | None = None, chroma_amount: float = 2.0) -> tuple[str, dict]:
+    """Markdown table and {weights: {image: (psnr, predicted class)}} for the clean photos of ``folder``.
+
+    ``stats_box``: restore with the global statistics of that box of each photo only
+    (:func:`restore_with_stats_from`). ``jpeg_quality``: JPEG-compress each photo at that quality first
+    (the output is then scored against the compressed photo). ``chroma``: "half" (colour at half resolution)
+    or "full" (colour sharpened by ``chroma_amount``) before that."""
+    from slerir.inference import Restorer
+
+    images = clean_photos(folder, jpeg_quality, chroma, chroma_amount)
+    res = {str(w): passthrough_scores(Restorer.from_pretrained(w), images, stats_box) for w in weights}
     head = "| image | " + " | ".join(f"`{w}`" for w in res) + " |"
     rows = [head, "|---|" + "---|" * len(res)]
     for name in images:

@@ -32,6 +32,7 @@ from lab.common import emit, load_restorer
 
 KIND_STRENGTH = 0.5
 COMPOSITES = (("noise", "haze"), ("rain", "lowlight"), ("noise", "rain"), ("haze", "blur"))
+PROBE_IMAGES, PROBE_SIDE = 8, 192  # the probe's validation photos and their centre-crop side (px)
 
 
 def _crop(img: np.ndarray, side: int) -> np.ndarray:
@@ -39,6 +40,14 @@ def _crop(img: np.ndarray, side: int) -> np.ndarray:
     s = min(side, h, w)
     y, x = (h - s) // 2, (w - s) // 2
     return img[y:y + s, x:x + s]
+
+
+def probe_photos(data_root: str | None = None, images: int = PROBE_IMAGES, side: int = PROBE_SIDE) -> list[np.ndarray]:
+    """The first ``images`` validation photos (never a test set), centre-cropped to ``side`` px: what
+    :func:`probe_images` degrades. Raises FileNotFoundError without the datasets."""
+    from slerir.data import load_clean_images
+
+    return [_crop(p, side) for p in load_clean_images(data_root, "val")[:images]]
 
 
 def probe_images(photos: list[np.ndarray], seed: int = 0) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str, str]]]:
@@ -138,8 +147,8 @@ def to_markdown(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lab.routing_check", description=__doc__.split("\n")[0])
     ap.add_argument("--weights", nargs="+", default=["assets/weights"], help="weights folders")
-    ap.add_argument("--images", type=int, default=8, help="validation photos (CBSD432 val split)")
-    ap.add_argument("--side", type=int, default=192, help="centre crop side in px")
+    ap.add_argument("--images", type=int, default=PROBE_IMAGES, help="validation photos (CBSD432 val split)")
+    ap.add_argument("--side", type=int, default=PROBE_SIDE, help="centre crop side in px")
     ap.add_argument("--data-root", default=None, help="datasets folder (default: $SLERIR_DATA or ../shared/datasets)")
     ap.add_argument("--scale-min", type=float, default=None,
                     help="diagnosis: put this floor under every router's scale (ModelConfig.router_scale_min) before "
@@ -151,10 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 1 or args.side < 32 or (args.scale_min is not None and args.scale_min < 0):
         print("error: --images must be >= 1, --side >= 32 and --scale-min >= 0", file=sys.stderr)
         return 2
-    from slerir.data import load_clean_images
-
     try:
-        photos = [_crop(p, args.side) for p in load_clean_images(args.data_root, "val")[: args.images]]
+        photos = probe_photos(args.data_root, args.images, args.side)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

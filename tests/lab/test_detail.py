@@ -23,13 +23,10 @@ def test_detail_kept_is_one_for_the_photo_and_falls_when_blurred():
 def test_noise_left_is_one_for_the_input_and_zero_for_the_clean_photo():
     clean = _photo(1)
     noisy = add_noise(clean, rng=3, sigma=25)
-    assert noisy.dtype == np.float32 and noisy.min() >= 0 and noisy.max() <= 1
-    assert abs(np.std(noisy - clean) * 255 - 25) < 2.5
     assert abs(D.noise_left(noisy, clean, noisy) - 1.0) < 1e-9
     assert abs(D.noise_left(clean, clean, noisy)) < 1e-9
     half = clean + 0.5 * (noisy - clean)
     assert abs(D.noise_left(half, clean, noisy) - 0.5) < 1e-9
-    assert np.array_equal(noisy, add_noise(clean, rng=3, sigma=25))  # seeded
 
 
 class _Identity:

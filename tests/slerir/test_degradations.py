@@ -121,6 +121,14 @@ def test_noise_std_matches_sigma(sigma):
     assert r.params[0]["sigma"] == pytest.approx(55.0)
 
 
+def test_add_noise_is_seeded_float32_in_range():
+    x = np.random.default_rng(1).uniform(0, 1, (32, 40, 3)).astype(np.float32)
+    a = add_noise(x, rng=3, sigma=25)
+    assert a.dtype == np.float32 and a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+    assert np.array_equal(a, add_noise(x, rng=3, sigma=25))
+    assert not np.array_equal(a, add_noise(x, rng=4, sigma=25))
+
+
 def test_lowlight_darkens(img):
     for s in (0.0, 0.5, 1.0):
         out = add_lowlight(img, s, 0)
