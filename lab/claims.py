@@ -11,7 +11,7 @@ degradation embedding beats a plain linear one, (3) global-local granularity fus
 granularity alone, above all on images with more than one degradation.
 
 Protocol. Every variant trains FROM SCRATCH (no ``init_from``) on the data recipe, loss weights and
-architecture (``model_overrides``) of ``--base`` (``lab/claims_base.json``: the shipped model's recipe and its GLGF bound, v2.6 in docs/LOG.md), with
+architecture (``model_overrides``) of ``--base`` (``lab/claims_base.json``: v2.5's recipe, shipped until v4, and its GLGF bound; v2.6 in docs/LOG.md), with
 equal steps, batch, patch and seeds; the seed sets both the initialisation and the data order, so two variants
 of one seed see the same batches. The variant changes ``model_overrides`` only, on top of the base's:
 
