@@ -4,6 +4,7 @@ the output's brightness against the target's, and the share of local cells the e
 
     python -m lab.exposure --weights assets/weights runs/override/tiny_v5_step_001000
     python -m lab.exposure --weights W --gains 0.3 0.15 0.08 --strength 0.9 --images 12 --out docs/v2/exposure.md
+    python -m lab.exposure --treat-as noise      # as the app's "Treat as" restores: every router sees the class
 
 A low-light restoration brightens; a denoiser must not. Where the two meet (a dim photo whose darkest regions look
 like a dark capture), the local cue may call regions low light and route them to brightening. ``--gains`` are
@@ -37,10 +38,11 @@ def dim_noisy(clean: np.ndarray, gain: float, strength: float, seed: int) -> tup
     return target, noisy
 
 
-def measure(restorer, images: list[np.ndarray], gains: list[float], strength: float) -> dict[str, dict]:
+def measure(restorer, images: list[np.ndarray], gains: list[float], strength: float,
+            treat_as: str | None = None) -> dict[str, dict]:
     """{gain: {input_psnr, psnr, worst_gain, brightness, brightness_max, lowlight_cells, classes}}; brightness is
     the output's mean over the target's (1 keeps the exposure), lowlight_cells the share of local cells whose
-    nearest prototype is low light."""
+    nearest prototype is low light (the image's own, also with ``treat_as``)."""
     from slerir.metrics import psnr
 
     lowlight = restorer.classes.index("lowlight")
@@ -49,7 +51,7 @@ def measure(restorer, images: list[np.ndarray], gains: list[float], strength: fl
         rows = []
         for i, img in enumerate(images):
             target, noisy = dim_noisy(img, g, strength, seed=i)
-            res = restorer.restore(noisy, capture=True)
+            res = restorer.restore(noisy, capture=True, treat_as=treat_as)
             cells = np.asarray(res.local_class_sims).argmax(0)
             rows.append((psnr(noisy, target), psnr(res.image, target), float(res.image.mean() / max(target.mean(), 1e-6)),
                          float((cells == lowlight).mean()), res.predicted_class))
@@ -63,8 +65,9 @@ def measure(restorer, images: list[np.ndarray], gains: list[float], strength: fl
     return out
 
 
-def table(results: dict[str, dict[str, dict]], strength: float, n: int) -> str:
-    lines = [f"Dim photos (linear gain) under camera noise at strength {strength:g}, {n} validation crops of {SIDE} px",
+def table(results: dict[str, dict[str, dict]], strength: float, n: int, treat_as: str | None = None) -> str:
+    how = f", restored as {treat_as} (`--treat-as {treat_as}`)" if treat_as else ""
+    lines = [f"Dim photos (linear gain) under camera noise at strength {strength:g}, {n} validation crops of {SIDE} px{how}",
              "", "| weights | gain | PSNR in -> out (dB) | worst gain | brightness out / target (max) | low-light cells | called |",
              "|---|---|---|---|---|---|---|"]
     for w, per in results.items():
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gains", nargs="+", type=float, default=[0.3, 0.15, 0.08], help="linear-light factors in (0, 1]")
     ap.add_argument("--strength", type=float, default=0.9, help="camera-noise strength in [0, 1]")
     ap.add_argument("--images", type=int, default=12, help="validation photos (of 32)")
+    ap.add_argument("--treat-as", default=None, help="restore every photo as this class (Restorer.restore(treat_as=...))")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=None, help="also write the table here (.md) and its JSON beside it")
     args = ap.parse_args(argv)
@@ -101,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         r = load_restorer(w)
         if r is None:
             return 2
-        results[w] = measure(r, images, args.gains, args.strength)
-    emit(table(results, args.strength, len(images)), results, args.out)
+        if args.treat_as is not None and args.treat_as not in r.classes:
+            print(f"error: --treat-as must be one of {', '.join(r.classes)}", file=sys.stderr)
+            return 2
+        results[w] = measure(r, images, args.gains, args.strength, args.treat_as)
+    emit(table(results, args.strength, len(images), args.treat_as), results, args.out)
     return 0
 
 

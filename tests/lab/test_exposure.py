@@ -14,7 +14,8 @@ class _Fake:
     def __init__(self, factor=1.0, split=0.0):
         self.factor, self.split = factor, split
 
-    def restore(self, x, capture=False):
+    def restore(self, x, capture=False, treat_as=None):
+        self.treated = treat_as
         sims = np.zeros((len(CLASSES), 8, 8), np.float32)
         sims[1] = 1.0
         sims[5, :, : int(round(8 * self.split))] = 2.0
@@ -51,6 +52,9 @@ def test_measure_reads_brightness_and_lowlight_cells():
     assert bright["psnr"] < keep["psnr"] and bright["worst_gain"] < 0
     md = E.table({"w": {"0.15": bright}}, 0.9, 3)
     assert "| `w` | 0.15 |" in md and "25%" in md
+    fake = _Fake()
+    E.measure(fake, images[:1], [0.3], 0.5, treat_as="noise")
+    assert fake.treated == "noise" and "restored as noise" in E.table({}, 0.5, 1, "noise")
 
 
 @pytest.mark.parametrize("args", [["--gains", "0"], ["--gains", "1.5"], ["--strength", "2"], ["--images", "0"]])
