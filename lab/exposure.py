@@ -22,11 +22,10 @@ SIDE = 256  # px: the centre crop restored
 
 
 def centre_crop(photo: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """The centre ``side`` x ``side`` crop (smaller sides kept) as float32 in [0, 1]."""
-    h, w = photo.shape[:2]
-    s = min(side, h, w)
-    y, x = (h - s) // 2, (w - s) // 2
-    return photo[y:y + s, x:x + s].astype(np.float32) / 255.0
+    """The centre crop (``lab.routing_check.centre_crop``) as float32 in [0, 1]."""
+    from lab.routing_check import centre_crop as crop
+
+    return crop(photo, side).astype(np.float32) / 255.0
 
 
 def dim_noisy(clean: np.ndarray, gain: float, strength: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

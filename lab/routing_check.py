@@ -35,7 +35,8 @@ COMPOSITES = (("noise", "haze"), ("rain", "lowlight"), ("noise", "rain"), ("haze
 PROBE_IMAGES, PROBE_SIDE = 8, 192  # the probe's validation photos and their centre-crop side (px)
 
 
-def _crop(img: np.ndarray, side: int) -> np.ndarray:
+def centre_crop(img: np.ndarray, side: int) -> np.ndarray:
+    """The centre ``side`` x ``side`` crop (smaller sides kept), dtype unchanged."""
     h, w = img.shape[:2]
     s = min(side, h, w)
     y, x = (h - s) // 2, (w - s) // 2
@@ -47,7 +48,7 @@ def probe_photos(data_root: str | None = None, images: int = PROBE_IMAGES, side:
     :func:`probe_images` degrades. Raises FileNotFoundError without the datasets."""
     from slerir.data import load_clean_images
 
-    return [_crop(p, side) for p in load_clean_images(data_root, "val")[:images]]
+    return [centre_crop(p, side) for p in load_clean_images(data_root, "val")[:images]]
 
 
 def probe_images(photos: list[np.ndarray], seed: int = 0) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str, str]]]:

@@ -258,7 +258,7 @@ def test_composites_are_scored_against_their_own_clean_photo(tiny_weights, data_
     m = claims.evaluate_weights(tiny_weights, data_root=str(data_root), limit=1, images=2, side=64, real=False)
     assert m["composite_psnr"] == pytest.approx(m["composite_input_psnr"])
     assert m["clean_psnr"] == claims.PSNR_CAP
-    photos = [routing_check._crop(p, 64) for p in load_clean_images(str(data_root), "val")[:2]]
+    photos = [routing_check.centre_crop(p, 64) for p in load_clean_images(str(data_root), "val")[:2]]
     singles, comps = routing_check.probe_images(photos)
     want = np.mean([psnr(img, photos[1].astype(np.float32) / 255.0) for img, _, _ in comps[len(comps) // 2:]]
                    + [psnr(img, photos[0].astype(np.float32) / 255.0) for img, _, _ in comps[:len(comps) // 2]])
